@@ -1,0 +1,88 @@
+/*  ff_publisher — publishes signals to SISAS's ingest socket.
+
+    Owns one socket connected to the ingest endpoint and stamps every signal
+    with this publisher's source, a per-source sequence number and, when
+    unset, its id ("<source>:<seq>") and timestamp. Sending never blocks:
+    a signal that cannot go out now is dropped and counted by reason, and
+    its sequence number is consumed, so SISAS sees the loss as a sequence
+    gap. Reasons:
+      - "no_peer": SISAS is not connected (has not subscribed) yet;
+      - "hwm":     the bounded send queue is full (SISAS slow or gone);
+      - "paced":   the pacing token bucket is empty;
+      - "encode":  the signal does not fit max_msg_size.
+
+    Pacing is the hook SISAS's THROTTLE / BACKPRESSURE drive: set_rate
+    changes the token bucket; a caller that prefers waiting to dropping asks
+    wait_us first. Not thread-safe: one publisher per thread.
+*/
+#ifndef FF_PUBLISHER_H_INCLUDED
+#define FF_PUBLISHER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ff_metrics.h"
+#include "ff_signal.h"
+
+typedef struct ff_publisher ff_publisher_t;
+
+typedef struct {
+    const char *endpoint;       // SISAS ingest, CZMQ syntax; ">tcp://127.0.0.1:5570"
+    const char *source;         // signal.source of everything published here
+    int sndhwm;                 // send queue bound, in messages (> 0)
+    size_t max_msg_size;        // largest encoded signal accepted, bytes (> 0)
+    double rate;                // pacing, signals per second; 0 = unpaced
+    double burst;               // pacing burst (≥ 1 when rate > 0)
+} ff_publisher_options_t;
+
+typedef struct {
+    uint64_t sent;              // handed to the socket
+    uint64_t dropped_no_peer;   // see the reasons above
+    uint64_t dropped_hwm;
+    uint64_t dropped_paced;
+    uint64_t dropped_encode;
+} ff_publisher_stats_t;
+
+//  Creates the publisher and starts connecting. metrics may be NULL; when
+//  given, farfan_signals_published_total and
+//  farfan_signals_publish_dropped_total{reason} are kept there. NULL on
+//  failure with the reason in err.
+ff_publisher_t *
+    ff_publisher_new (const ff_publisher_options_t *options,
+                      ff_metrics_t *metrics, char *err, size_t err_size);
+
+void
+    ff_publisher_destroy (ff_publisher_t **self_p);
+
+//  Stamps signal (source, seq; id and ts_us when empty/0) — the caller sees
+//  the stamped values — and sends [type][map] without blocking. Returns 0
+//  when sent, -1 when dropped (counted).
+int
+    ff_publisher_send (ff_publisher_t *self, ff_signal_t *signal);
+
+//  True once SISAS has subscribed (signals can flow).
+bool
+    ff_publisher_connected (ff_publisher_t *self);
+
+//  Waits up to timeout_ms for SISAS to subscribe. Returns true if connected.
+bool
+    ff_publisher_wait_connected (ff_publisher_t *self, int timeout_ms);
+
+//  The pacing hook: publish at most `rate` signals per second with bursts
+//  of `burst`. rate 0 = unpaced.
+void
+    ff_publisher_set_rate (ff_publisher_t *self, double rate, double burst);
+
+//  µs until the next signal may be sent under the current pacing (0 = now).
+uint64_t
+    ff_publisher_wait_us (ff_publisher_t *self);
+
+//  The sequence number the next signal will get.
+uint64_t
+    ff_publisher_next_seq (const ff_publisher_t *self);
+
+void
+    ff_publisher_stats (const ff_publisher_t *self, ff_publisher_stats_t *stats);
+
+#endif
