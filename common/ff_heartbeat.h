@@ -9,7 +9,10 @@
     registry build on.
 
     Time is always passed in (µs, monotonic clock) so expiry is exact and
-    testable without sleeping.
+    testable without sleeping. Instants compare with ≥: a heartbeat is due
+    at exactly sent + interval, a peer expired at exactly heard + interval
+    × liveness, so a poll that wakes at the deadline always finds work.
+    Sums saturate instead of wrapping.
 */
 #ifndef FF_HEARTBEAT_H_INCLUDED
 #define FF_HEARTBEAT_H_INCLUDED
@@ -25,6 +28,8 @@ typedef struct {
     uint64_t sent_us;       // last time we sent it anything
 } ff_heartbeat_t;
 
+//  Starts as if the peer was just heard and sent to. liveness 0 is taken
+//  as 1.
 void
     ff_heartbeat_init (ff_heartbeat_t *self, uint64_t interval_ms,
                        uint32_t liveness, uint64_t now_us);
@@ -51,6 +56,7 @@ typedef struct {
     uint64_t next_ms;       // delay the next call returns
 } ff_backoff_t;
 
+//  A max_ms below initial_ms caps the first delay too.
 void
     ff_backoff_init (ff_backoff_t *self, uint64_t initial_ms, uint64_t max_ms);
 //  Returns the delay to wait now and doubles the next one (capped).
@@ -83,8 +89,9 @@ ff_peers_t *
 void
     ff_peers_destroy (ff_peers_t **self_p);
 //  Adds the peer (or, if id is known, updates its routing id and marks it
-//  heard). routing_id (a zframe_t *) is copied; may be NULL. Returns the
-//  table's entry.
+//  heard). routing_id (a zframe_t *) is copied; may be NULL (for a known
+//  peer, NULL clears its routing id). Returns the table's entry, valid
+//  until the peer is removed; NULL when out of memory.
 ff_peer_t *
     ff_peers_upsert (ff_peers_t *self, const char *id, const void *routing_id,
                      uint64_t now_us);
@@ -97,7 +104,7 @@ int
 size_t
     ff_peers_size (ff_peers_t *self);
 //  Removes every peer expired at now_us, calling fn (may be NULL) for each
-//  first. Returns how many were removed.
+//  first; fn must not add or remove peers. Returns how many were removed.
 size_t
     ff_peers_expire (ff_peers_t *self, uint64_t now_us,
                      ff_peers_fn *fn, void *arg);

@@ -56,11 +56,20 @@ ff_log (ff_log_level_t level, const char *peer, const char *correlation_id,
     char message [1024];
     va_list args;
     va_start (args, format);
-    vsnprintf (message, sizeof message, format, args);
+    int length = vsnprintf (message, sizeof message, format, args);
     va_end (args);
-    //  One event, one line: a message must not forge further log lines.
-    for (char *c = message; *c; c++)
-        if (*c == '\n' || *c == '\r')
+    if (length < 0)
+        length = 0;
+    size_t used = (size_t) length < sizeof message ? (size_t) length : sizeof message - 1;
+    if (peer && *peer)
+        used += (size_t) snprintf (message + used, sizeof message - used,
+                                   " [peer=%.100s]", peer);
+    if (used < sizeof message && correlation_id && *correlation_id)
+        snprintf (message + used, sizeof message - used, " [cid=%.100s]", correlation_id);
+    //  One event, one line: text from the network (ids, reasons) must not
+    //  forge further log lines or send terminal control sequences.
+    for (unsigned char *c = (unsigned char *) message; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
             *c = ' ';
 
     struct timespec now;
@@ -70,18 +79,8 @@ ff_log (ff_log_level_t level, const char *peer, const char *correlation_id,
     char stamp [32];
     strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 
-    char context [256] = "";
-    if (peer && *peer && correlation_id && *correlation_id)
-        snprintf (context, sizeof context, " [peer=%.100s cid=%.100s]", peer, correlation_id);
-    else
-    if (peer && *peer)
-        snprintf (context, sizeof context, " [peer=%.100s]", peer);
-    else
-    if (correlation_id && *correlation_id)
-        snprintf (context, sizeof context, " [cid=%.100s]", correlation_id);
-
     FILE *stream = level <= FF_LOG_WARN ? stderr : stdout;
-    fprintf (stream, "%s.%03ldZ %s %s: %s%s\n", stamp, now.tv_nsec / 1000000L,
-             s_level_tags [level], s_service, message, context);
+    fprintf (stream, "%s.%03ldZ %s %s: %s\n", stamp, now.tv_nsec / 1000000L,
+             s_level_tags [level], s_service, message);
     fflush (stream);
 }

@@ -1,7 +1,7 @@
 /*  ff_log — one line per event on stdout (debug, info) or stderr (warn, error).
 
     Line format (fields after the message only when known):
-      2026-11-27T05:11:10.123Z INFO  factory: message [peer=ID cid=CORRELATION]
+      2026-11-27T05:11:10.123Z INFO  factory: message [peer=ID] [cid=CORRELATION]
     Thread-safe: each line is written with one call under the stdio lock.
 */
 #ifndef FF_LOG_H_INCLUDED

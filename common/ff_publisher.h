@@ -5,11 +5,25 @@
     unset, its id ("<source>:<seq>") and timestamp. Sending never blocks:
     a signal that cannot go out now is dropped and counted by reason, and
     its sequence number is consumed, so SISAS sees the loss as a sequence
-    gap. Reasons:
-      - "no_peer": SISAS is not connected (has not subscribed) yet;
-      - "hwm":     the bounded send queue is full (SISAS slow or gone);
+    gap. Reasons, checked in this order:
+      - "no_peer": SISAS is not connected (has not subscribed) yet, or its
+                   connection ended;
       - "paced":   the pacing token bucket is empty;
-      - "encode":  the signal does not fit max_msg_size.
+      - "encode":  the signal does not fit max_msg_size, or is one SISAS
+                   would reject (empty id/type, '$' type, bad phase or
+                   confidence, extras naming a known key...: the encoding
+                   is decoded back before it is sent; the first such
+                   signal is logged at warn level);
+      - "hwm":     the bounded send queue is full (SISAS slow or gone).
+    So attempts = sent + every drop, and the drops between two signals SISAS
+    receives equal the gap between their seq.
+
+    The socket is an XPUB connected to SISAS's bound SUB (ZMQ_XPUB_NODROP,
+    ZMQ_IMMEDIATE): SISAS's subscription tells the publisher it is there,
+    and its end (SISAS gone) tells it it is not. SISAS's SUB sends that
+    subscription when its own loop services the socket, as any poll loop
+    does. Destroying the publisher closes the socket with a linger of
+    100 ms: what is still queued by then is lost (and shows no gap).
 
     Pacing is the hook SISAS's THROTTLE / BACKPRESSURE drive: set_rate
     changes the token bucket; a caller that prefers waiting to dropping asks
@@ -29,10 +43,10 @@ typedef struct ff_publisher ff_publisher_t;
 
 typedef struct {
     const char *endpoint;       // SISAS ingest, CZMQ syntax; ">tcp://127.0.0.1:5570"
-    const char *source;         // signal.source of everything published here
+    const char *source;         // signal.source of everything published here: 1..107 bytes of UTF-8 (room for ":<seq>" in ids)
     int sndhwm;                 // send queue bound, in messages (> 0)
     size_t max_msg_size;        // largest encoded signal accepted, bytes (> 0)
-    double rate;                // pacing, signals per second; 0 = unpaced
+    double rate;                // pacing, signals per second; 0 = unpaced (< 0 is refused)
     double burst;               // pacing burst (≥ 1 when rate > 0)
 } ff_publisher_options_t;
 
@@ -44,10 +58,12 @@ typedef struct {
     uint64_t dropped_encode;
 } ff_publisher_stats_t;
 
-//  Creates the publisher and starts connecting. metrics may be NULL; when
-//  given, farfan_signals_published_total and
-//  farfan_signals_publish_dropped_total{reason} are kept there. NULL on
-//  failure with the reason in err.
+//  Creates the publisher and starts connecting (endpoint: '>' or no
+//  prefix connects, '@' binds). metrics may be NULL; when given,
+//  farfan_signals_published_total and
+//  farfan_signals_publish_dropped_total{reason} are kept there (shared by
+//  every publisher on that registry). NULL on failure (bad options,
+//  endpoint refused) with the reason in err.
 ff_publisher_t *
     ff_publisher_new (const ff_publisher_options_t *options,
                       ff_metrics_t *metrics, char *err, size_t err_size);
@@ -55,13 +71,15 @@ ff_publisher_t *
 void
     ff_publisher_destroy (ff_publisher_t **self_p);
 
-//  Stamps signal (source, seq; id and ts_us when empty/0) — the caller sees
-//  the stamped values — and sends [type][map] without blocking. Returns 0
-//  when sent, -1 when dropped (counted).
+//  Stamps signal (source, seq; id and ts_us when empty/0; ts_us from the
+//  wall clock) — the caller sees the stamped values, also when the signal
+//  is dropped — and sends [type][map] without blocking. Returns 0 when
+//  sent, -1 when dropped (counted). payload and extra are only read.
 int
     ff_publisher_send (ff_publisher_t *self, ff_signal_t *signal);
 
-//  True once SISAS has subscribed (signals can flow).
+//  True once SISAS has subscribed (signals can flow), false again after
+//  its connection ended. Never blocks.
 bool
     ff_publisher_connected (ff_publisher_t *self);
 

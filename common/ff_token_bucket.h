@@ -3,7 +3,9 @@
     A plain value type (embedded per source in maps, so no allocation).
     Time is passed in by the caller (µs on the monotonic clock), which makes
     the bucket exact and testable. Tokens refill continuously at `rate` per
-    second up to `burst`. A rate of 0 means unlimited: take always succeeds.
+    second up to `burst`. A rate of 0 means unlimited: take always succeeds
+    (a negative or NaN rate is taken as 0). A clock that goes backwards
+    refills nothing (time is never earned twice).
 */
 #ifndef FF_TOKEN_BUCKET_H_INCLUDED
 #define FF_TOKEN_BUCKET_H_INCLUDED
@@ -24,7 +26,7 @@ void
                           uint64_t now_us);
 
 //  Changes rate and burst, keeping the tokens earned so far (capped at the
-//  new burst).
+//  new burst). From unlimited (rate 0) to limited the bucket starts full.
 void
     ff_token_bucket_set_rate (ff_token_bucket_t *self, double rate, double burst,
                               uint64_t now_us);
@@ -34,8 +36,8 @@ void
 bool
     ff_token_bucket_take (ff_token_bucket_t *self, double n, uint64_t now_us);
 
-//  µs until n tokens will be available (0 = now). UINT64_MAX when n exceeds
-//  the burst (never).
+//  µs until n tokens will be available (0 = now): a take of n at now +
+//  wait_us succeeds. UINT64_MAX when n exceeds the burst (never).
 uint64_t
     ff_token_bucket_wait_us (ff_token_bucket_t *self, double n, uint64_t now_us);
 

@@ -1,1 +1,485 @@
 #include "ff_test.h"
+#include "fac_server.h"
+#include "orc_server.h"
+#include "sis_server.h"
+#include "ff_config.h"
+#include "ff_log.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#if defined (__SANITIZE_ADDRESS__)
+#   include <sanitizer/lsan_interface.h>
+#endif
+
+void
+ff_test_assert_no_leaks (void)
+{
+#if defined (__SANITIZE_ADDRESS__)
+    cr_assert_eq (__lsan_do_recoverable_leak_check (), 0,
+                  "memory leaked: see the LeakSanitizer report on stderr");
+#endif
+}
+
+#define S_ARGS_MAX 64
+#define S_SOCKETS_MAX 4
+
+struct ff_test_service {
+    zactor_t *actor;                        // the service
+    const ff_config_schema_t *schema;       // to free config
+    void *config;                           // loaded settings
+    char *endpoints [S_SOCKETS_MAX];        // connectable forms, by socket
+    const char *socket_names [S_SOCKETS_MAX];
+};
+
+typedef struct {
+    const char *name;
+    const ff_config_schema_t *schema;
+    size_t config_size;
+    void *(*server_new) (const void *config, char *err, size_t err_size);
+    zactor_fn *actor;
+    const char *sockets [S_SOCKETS_MAX];    // name of each bound socket
+    const char *request_socket;             // what farfanctl pings
+    const char *loopback_args [16];         // settings binding everything on loopback
+} s_kind_t;
+
+static void *
+s_factory_new (const void *config, char *err, size_t err_size)
+{
+    return fac_server_new ((const fac_config_t *) config, err, err_size);
+}
+
+static void *
+s_orchestrator_new (const void *config, char *err, size_t err_size)
+{
+    return orc_server_new ((const orc_config_t *) config, err, err_size);
+}
+
+static void *
+s_sisas_new (const void *config, char *err, size_t err_size)
+{
+    return sis_server_new ((const sis_config_t *) config, err, err_size);
+}
+
+static const s_kind_t s_kinds [] = {
+    { "factory", &fac_config_schema, sizeof (fac_config_t), s_factory_new, fac_server_actor,
+      { "direct", NULL }, "direct",
+      { "--endpoint", "@tcp://127.0.0.1:*", "--orchestrator-endpoint", "",
+        "--sisas-endpoint", "", NULL } },
+    { "orchestrator", &orc_config_schema, sizeof (orc_config_t), s_orchestrator_new,
+      orc_server_actor, { "client", "worker", NULL }, "client",
+      { "--client-endpoint", "@tcp://127.0.0.1:*", "--worker-endpoint", "@tcp://127.0.0.1:*",
+        "--sisas-endpoint", "", NULL } },
+    { "sisas", &sis_config_schema, sizeof (sis_config_t), s_sisas_new, sis_server_actor,
+      { "ingest", "publish", "control", NULL }, "control",
+      { "--ingest-endpoint", "@tcp://127.0.0.1:*", "--publish-endpoint", "@tcp://127.0.0.1:*",
+        "--control-endpoint", "@tcp://127.0.0.1:*", NULL } },
+};
+
+static const s_kind_t *
+s_kind (const char *name)
+{
+    for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++)
+        if (streq (s_kinds [i].name, name))
+            return &s_kinds [i];
+    cr_assert_fail ("unknown service %s", name);
+    return NULL;
+}
+
+const char *
+ff_test_service_request_socket (const char *name)
+{
+    return s_kind (name)->request_socket;
+}
+
+ff_test_service_t *
+ff_test_service_start (const char *name, ...)
+{
+    const s_kind_t *kind = s_kind (name);
+    char *argv [S_ARGS_MAX];
+    int argc = 0;
+    argv [argc++] = (char *) kind->name;
+    for (size_t i = 0; kind->loopback_args [i]; i++)
+        argv [argc++] = (char *) kind->loopback_args [i];
+    argv [argc++] = "--http-address";
+    argv [argc++] = "127.0.0.1";
+    argv [argc++] = "--http-port";
+    argv [argc++] = "-1";
+    argv [argc++] = "--log-level";
+    argv [argc++] = "warn";
+    va_list args;
+    va_start (args, name);
+    const char *extra;
+    while ((extra = va_arg (args, const char *)) && argc < S_ARGS_MAX)
+        argv [argc++] = (char *) extra;
+    va_end (args);
+
+    ff_log_init (name, FF_LOG_WARN);
+    ff_test_service_t *self = (ff_test_service_t *) zmalloc (sizeof (ff_test_service_t));
+    self->schema = kind->schema;
+    self->config = zmalloc (kind->config_size);
+    char err [512] = "";
+    cr_assert_eq (ff_config_load (kind->schema, self->config, argc, argv, stdout, err, sizeof err),
+                  FF_CONFIG_LOADED, "config: %s", err);
+    void *server = kind->server_new (self->config, err, sizeof err);
+    cr_assert_not_null (server, "%s: %s", name, err);
+    self->actor = zactor_new (kind->actor, server);
+    cr_assert_not_null (self->actor);
+
+    for (size_t i = 0; i < S_SOCKETS_MAX && kind->sockets [i]; i++) {
+        zstr_sendx (self->actor, "ENDPOINT", kind->sockets [i], NULL);
+        char *endpoint = zstr_recv (self->actor);
+        cr_assert (endpoint && *endpoint, "%s has no %s endpoint", name, kind->sockets [i]);
+        self->socket_names [i] = kind->sockets [i];
+        self->endpoints [i] = endpoint;
+    }
+    return self;
+}
+
+void
+ff_test_service_stop (ff_test_service_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ff_test_service_t *self = *self_p;
+    zactor_destroy (&self->actor);
+    for (size_t i = 0; i < S_SOCKETS_MAX; i++)
+        zstr_free (&self->endpoints [i]);
+    ff_config_free (self->schema, self->config);
+    free (self->config);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+ff_test_service_endpoint (ff_test_service_t *self, const char *socket_name)
+{
+    for (size_t i = 0; i < S_SOCKETS_MAX; i++)
+        if (self->socket_names [i] && streq (self->socket_names [i], socket_name))
+            return self->endpoints [i];
+    cr_assert_fail ("no socket named %s", socket_name);
+    return NULL;
+}
+
+int
+ff_test_service_http_port (ff_test_service_t *self)
+{
+    zstr_send (self->actor, "HTTP_PORT");
+    char *port = zstr_recv (self->actor);
+    cr_assert_not_null (port);
+    int value = atoi (port);
+    zstr_free (&port);
+    return value;
+}
+
+zsock_t *
+ff_test_dealer (const char *endpoint)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    cr_assert_not_null (dealer);
+    zsock_set_rcvtimeo (dealer, FF_TEST_TIMEOUT_MS);
+    zsock_set_sndtimeo (dealer, FF_TEST_TIMEOUT_MS);
+    zsock_set_linger (dealer, 0);
+    cr_assert_eq (zsock_connect (dealer, "%s", endpoint), 0, "connect %s", endpoint);
+    return dealer;
+}
+
+ff_msg_t *
+ff_test_request (zsock_t *dealer, uint32_t type, const ProtobufCMessage *body)
+{
+    static unsigned sequence = 0;
+    char correlation_id [32];
+    snprintf (correlation_id, sizeof correlation_id, "test-%u", ++sequence);
+    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id,
+                               .sender_id = "test" };
+    cr_assert_eq (ff_msg_send (dealer, NULL, false, &header, body), 0);
+    ff_msg_t *reply = ff_msg_new ();
+    cr_assert_eq (ff_msg_recv (reply, dealer), 0, "no valid reply to %s: %s",
+                  ff_msg_type_name (type), ff_msg_error (reply));
+    cr_assert_str_eq (ff_msg_correlation_id (reply), correlation_id);
+    return reply;
+}
+
+void
+ff_test_assert_pings (zsock_t *dealer)
+{
+    Farfan__Ping ping = FARFAN__PING__INIT;
+    ping.sent_at_us = 42;
+    ff_msg_t *reply = ff_test_request (dealer, FARFAN__MESSAGE_TYPE__PING, &ping.base);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__PONG, "got %s: %s",
+                  ff_msg_type_name (ff_msg_type (reply)), ff_msg_status_message (reply));
+    Farfan__Pong *pong = farfan__pong__unpack (NULL, ff_msg_body_size (reply),
+                                               ff_msg_body_data (reply));
+    cr_assert_not_null (pong);
+    cr_assert_eq (pong->echo_sent_at_us, 42);
+    farfan__pong__free_unpacked (pong, NULL);
+    ff_msg_destroy (&reply);
+}
+
+char *
+ff_test_http_get (int port, const char *path, int *status)
+{
+    *status = 0;
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    cr_assert (fd >= 0);
+    struct timeval timeout = { FF_TEST_TIMEOUT_MS / 1000, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    char *response = NULL;
+    if (connect (fd, (struct sockaddr *) &address, sizeof address) != 0)
+        goto done;
+    char request [256];
+    int length = snprintf (request, sizeof request,
+                           "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (write (fd, request, (size_t) length) != length)
+        goto done;
+    size_t size = 0, capacity = 4096;
+    response = (char *) malloc (capacity);
+    ssize_t got;
+    while ((got = read (fd, response + size, capacity - size - 1)) > 0) {
+        size += (size_t) got;
+        if (capacity - size < 1024)
+            response = (char *) realloc (response, capacity *= 2);
+    }
+    response [size] = '\0';
+    char *body = strstr (response, "\r\n\r\n");
+    if (sscanf (response, "HTTP/1.%*d %d", status) != 1 || !body) {
+        free (response);
+        response = NULL;
+        goto done;
+    }
+    memmove (response, body + 4, strlen (body + 4) + 1);
+done:
+    close (fd);
+    return response;
+}
+
+double
+ff_test_metric (const char *page, const char *series)
+{
+    size_t length = strlen (series);
+    for (const char *line = page; line && *line; ) {
+        if (strncmp (line, series, length) == 0 && line [length] == ' ')
+            return strtod (line + length + 1, NULL);
+        line = strchr (line, '\n');
+        if (line)
+            line++;
+    }
+    return NAN;
+}
+
+const char *
+ff_test_build_path (const char *relative, char *out, size_t out_size)
+{
+    snprintf (out, out_size, "%s/%s", FF_TEST_BUILD_ROOT, relative);
+    return out;
+}
+
+//  ---------------------------------------------------------------------
+//  Processes
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+extern char **environ;
+
+typedef struct {
+    int fd;                 // read end; -1 at EOF
+    char *text;             // everything read, NUL-terminated
+    size_t size;
+    size_t scanned;         // bytes already searched for lines
+} s_stream_t;
+
+struct ff_test_process {
+    pid_t pid;
+    bool reaped;
+    int exit_code;
+    s_stream_t streams [2];     // stdout, stderr
+    char line [4096];           // last line returned by wait_line
+};
+
+ff_test_process_t *
+ff_test_spawn (const char *program, char *const argv [], char *const env [])
+{
+    ff_test_process_t *self = (ff_test_process_t *) zmalloc (sizeof (ff_test_process_t));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init (&actions);
+    int pipes [2][2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq (pipe2 (pipes [i], O_CLOEXEC), 0);
+        posix_spawn_file_actions_adddup2 (&actions, pipes [i][1], i + 1);
+        self->streams [i].text = (char *) zmalloc (1);
+    }
+    //  The parent's environment plus the extra entries.
+    size_t count = 0;
+    while (environ [count])
+        count++;
+    size_t extra = 0;
+    while (env && env [extra])
+        extra++;
+    char **envp = (char **) zmalloc ((count + extra + 1) * sizeof (char *));
+    memcpy (envp, environ, count * sizeof (char *));
+    for (size_t i = 0; i < extra; i++)
+        envp [count + i] = env [i];
+    int rc = posix_spawn (&self->pid, program, &actions, NULL, argv, envp);
+    free (envp);
+    posix_spawn_file_actions_destroy (&actions);
+    for (int i = 0; i < 2; i++) {
+        close (pipes [i][1]);
+        self->streams [i].fd = pipes [i][0];
+    }
+    cr_assert_eq (rc, 0, "spawn %s: %s", program, strerror (rc));
+    return self;
+}
+
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000;
+}
+
+//  Reads whatever is available within timeout_ms; returns false when both
+//  streams are at EOF.
+static bool
+s_read_some (ff_test_process_t *self, int timeout_ms)
+{
+    struct pollfd fds [2];
+    int watched = 0;
+    int which [2];
+    for (int i = 0; i < 2; i++)
+        if (self->streams [i].fd >= 0) {
+            fds [watched].fd = self->streams [i].fd;
+            fds [watched].events = POLLIN;
+            which [watched++] = i;
+        }
+    if (watched == 0)
+        return false;
+    if (poll (fds, (nfds_t) watched, timeout_ms) <= 0)
+        return true;
+    for (int w = 0; w < watched; w++) {
+        if (!(fds [w].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        s_stream_t *stream = &self->streams [which [w]];
+        char buffer [4096];
+        ssize_t got = read (stream->fd, buffer, sizeof buffer);
+        if (got <= 0) {
+            close (stream->fd);
+            stream->fd = -1;
+            continue;
+        }
+        stream->text = (char *) realloc (stream->text, stream->size + (size_t) got + 1);
+        memcpy (stream->text + stream->size, buffer, (size_t) got);
+        stream->size += (size_t) got;
+        stream->text [stream->size] = '\0';
+    }
+    return true;
+}
+
+const char *
+ff_test_process_wait_line (ff_test_process_t *self, const char *needle, int timeout_ms)
+{
+    uint64_t deadline = s_now_ms () + (uint64_t) timeout_ms;
+    while (true) {
+        for (int i = 0; i < 2; i++) {
+            s_stream_t *stream = &self->streams [i];
+            char *newline;
+            while ((newline = memchr (stream->text + stream->scanned, '\n',
+                                      stream->size - stream->scanned))) {
+                size_t length = (size_t) (newline - (stream->text + stream->scanned));
+                if (length >= sizeof self->line)
+                    length = sizeof self->line - 1;
+                memcpy (self->line, stream->text + stream->scanned, length);
+                self->line [length] = '\0';
+                stream->scanned = (size_t) (newline - stream->text) + 1;
+                if (strstr (self->line, needle))
+                    return self->line;
+            }
+        }
+        uint64_t now = s_now_ms ();
+        if (now >= deadline || !s_read_some (self, (int) (deadline - now)))
+            return NULL;
+    }
+}
+
+void
+ff_test_process_signal (ff_test_process_t *self, int signal_number)
+{
+    if (!self->reaped)
+        kill (self->pid, signal_number);
+}
+
+int
+ff_test_process_wait_exit (ff_test_process_t *self, int timeout_ms)
+{
+    uint64_t deadline = s_now_ms () + (uint64_t) timeout_ms;
+    while (!self->reaped) {
+        int status;
+        pid_t done = waitpid (self->pid, &status, WNOHANG);
+        if (done == self->pid) {
+            self->reaped = true;
+            self->exit_code = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+            break;
+        }
+        uint64_t now = s_now_ms ();
+        if (now >= deadline) {
+            kill (self->pid, SIGKILL);
+            return -1;
+        }
+        //  Output pipes close when the process exits: this waits on them,
+        //  in slices so a child that leaked its pipes to a grandchild
+        //  cannot stall us.
+        if (!s_read_some (self, (int) (deadline - now < 50 ? deadline - now : 50))) {
+            waitpid (self->pid, &status, 0);
+            self->reaped = true;
+            self->exit_code = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+        }
+    }
+    //  Collect the last output; bounded, in case a grandchild holds a pipe.
+    for (int i = 0; i < 64 && (self->streams [0].fd >= 0 || self->streams [1].fd >= 0); i++)
+        s_read_some (self, 10);
+    return self->exit_code;
+}
+
+const char *
+ff_test_process_stdout (ff_test_process_t *self)
+{
+    return self->streams [0].text;
+}
+
+const char *
+ff_test_process_stderr (ff_test_process_t *self)
+{
+    return self->streams [1].text;
+}
+
+void
+ff_test_process_destroy (ff_test_process_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ff_test_process_t *self = *self_p;
+    if (!self->reaped) {
+        kill (self->pid, SIGKILL);
+        waitpid (self->pid, NULL, 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (self->streams [i].fd >= 0)
+            close (self->streams [i].fd);
+        free (self->streams [i].text);
+    }
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,335 @@
+/*  ff_publisher — see ff_publisher.h.
+
+    The socket is an XPUB, not a PUB: an XPUB hands its application the
+    subscriptions that arrive from peers, which is how the publisher knows
+    SISAS is there ("\x01topic" on subscribe, "\x00topic" when SISAS goes
+    away), and with ZMQ_XPUB_NODROP a full send queue makes a non-blocking
+    send fail with EAGAIN instead of losing the message silently, so every
+    loss is counted. ZMQ_IMMEDIATE keeps no queue towards a SISAS that is
+    not connected: its pipe, and its subscriptions, end with the
+    connection, and signals sent meanwhile are "no_peer" drops rather than
+    a backlog replayed to the next SISAS. XPUB_VERBOSE stays off: then
+    exactly one subscribe arrives per distinct topic and one unsubscribe
+    when its last subscriber leaves, so a counter of live topics is exact.
+*/
+#include "ff_publisher.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ff_clock.h"
+#include "ff_log.h"
+#include "ff_token_bucket.h"
+
+typedef enum {
+    S_DROP_NO_PEER, S_DROP_HWM, S_DROP_PACED, S_DROP_ENCODE, S_DROP__COUNT
+} s_drop_t;
+
+static const char *s_drop_labels [S_DROP__COUNT] = {
+    "reason=\"no_peer\"", "reason=\"hwm\"", "reason=\"paced\"", "reason=\"encode\"",
+};
+
+//  How long signals still queued at destroy may take to leave: bounded,
+//  so shutdown (zmq_ctx_term at exit) never hangs on a dead SISAS.
+static const int s_linger_ms = 100;
+
+//  Longest decimal uint64_t: the ":<seq>" suffix of default ids.
+#define S_SEQ_DIGITS 20
+
+struct ff_publisher {
+    zsock_t *sock;                          // XPUB attached to the ingest endpoint
+    void *handle;                           // its libzmq socket
+    char source [FF_SIGNAL_ID_MAX - S_SEQ_DIGITS]; // stamped on every signal; short enough for "<source>:<seq>" ids
+    size_t max_msg_size;                    // largest encoding sent
+    uint8_t *buf;                           // encoding buffer, max_msg_size bytes
+    ff_signal_t check;                      // the encoding decoded back, to validate it
+    uint64_t next_seq;                      // seq of the next signal
+    int64_t topics;                         // topics SISAS subscribes to; > 0 = connected
+    ff_token_bucket_t pacing;               // rate limit (rate 0 = unpaced)
+    ff_publisher_stats_t stats;             // counts since creation
+    ff_counter_t *published;                // metrics, NULL when not kept
+    ff_counter_t *dropped [S_DROP__COUNT];
+    bool warned_invalid;                    // logged the first invalid signal
+};
+
+static void
+s_err (char *err, size_t err_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_err (char *err, size_t err_size, const char *format, ...)
+{
+    if (err && err_size > 0) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (err, err_size, format, args);
+        va_end (args);
+    }
+}
+
+//  Reads every pending (un)subscription without blocking.
+static void
+s_drain (ff_publisher_t *self)
+{
+    while (true) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, self->handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&msg);
+            break;
+        }
+        const uint8_t *data = (const uint8_t *) zmq_msg_data (&msg);
+        //  A subscription is one frame starting 0 or 1; anything else an
+        //  XPUB may pass up is not for us.
+        if (zmq_msg_size (&msg) > 0 && !zmq_msg_more (&msg)) {
+            if (data [0] == 1)
+                self->topics++;
+            else
+            if (data [0] == 0 && self->topics > 0)
+                self->topics--;
+        }
+        zmq_msg_close (&msg);
+    }
+}
+
+static int
+s_drop (ff_publisher_t *self, s_drop_t reason)
+{
+    uint64_t *counters [S_DROP__COUNT] = {
+        &self->stats.dropped_no_peer, &self->stats.dropped_hwm,
+        &self->stats.dropped_paced, &self->stats.dropped_encode,
+    };
+    (*counters [reason])++;
+    if (self->dropped [reason])
+        ff_counter_inc (self->dropped [reason]);
+    return -1;
+}
+
+//  Attaches to one endpoint: '>' or no prefix connects, '@' binds.
+static int
+s_attach (ff_publisher_t *self, const char *endpoint, char *err, size_t err_size)
+{
+    bool bind = *endpoint == '@';
+    if (*endpoint == '@' || *endpoint == '>')
+        endpoint++;
+    int rc = bind ? zmq_bind (self->handle, endpoint)
+                  : zmq_connect (self->handle, endpoint);
+    if (rc != 0) {
+        s_err (err, err_size, "%s %s: %s", bind ? "bind" : "connect", endpoint,
+               zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}
+
+ff_publisher_t *
+ff_publisher_new (const ff_publisher_options_t *options,
+                  ff_metrics_t *metrics, char *err, size_t err_size)
+{
+    assert (options);
+    ff_publisher_t *self = NULL;
+    if (!options->endpoint || !*options->endpoint) {
+        s_err (err, err_size, "publisher: no endpoint");
+        goto failed;
+    }
+    size_t source_size = options->source ? strlen (options->source) : 0;
+    if (source_size == 0 || source_size > FF_SIGNAL_ID_MAX - 1 - S_SEQ_DIGITS) {
+        s_err (err, err_size, "publisher: source must be 1..%d bytes (it prefixes ids)",
+               FF_SIGNAL_ID_MAX - 1 - S_SEQ_DIGITS);
+        goto failed;
+    }
+    if (options->sndhwm <= 0 || options->max_msg_size == 0
+    ||  !(options->rate >= 0)) {
+        s_err (err, err_size, "publisher: sndhwm and max_msg_size must be > 0, rate ≥ 0");
+        goto failed;
+    }
+    self = (ff_publisher_t *) calloc (1, sizeof *self);
+    if (!self) {
+        s_err (err, err_size, "publisher: out of memory");
+        goto failed;
+    }
+    memcpy (self->source, options->source, source_size + 1);
+    self->max_msg_size = options->max_msg_size;
+    self->buf = (uint8_t *) malloc (options->max_msg_size);
+    if (!self->buf) {
+        s_err (err, err_size, "publisher: out of memory");
+        goto failed;
+    }
+
+    //  The source must survive the decoder's rules (UTF-8, no NUL...).
+    ff_signal_t probe;
+    ff_signal_init (&probe);
+    strcpy (probe.id, "probe");
+    strcpy (probe.type, "probe");
+    memcpy (probe.source, self->source, source_size + 1);
+    size_t probe_size = ff_signal_encode (&probe, self->buf, self->max_msg_size);
+    char detail [160] = "";
+    if (probe_size > self->max_msg_size) {
+        s_err (err, err_size, "publisher: max_msg_size %zu cannot hold a signal",
+               self->max_msg_size);
+        goto failed;
+    }
+    if (ff_signal_decode (&self->check, self->buf, probe_size,
+                          detail, sizeof detail) != FF_SIGNAL_OK) {
+        s_err (err, err_size, "publisher: bad source: %s", detail);
+        goto failed;
+    }
+
+    ff_token_bucket_init (&self->pacing, options->rate, options->burst,
+                          ff_clock_mono_us ());
+
+    self->sock = zsock_new (ZMQ_XPUB);
+    if (!self->sock) {
+        s_err (err, err_size, "publisher: cannot create socket: %s",
+               zmq_strerror (zmq_errno ()));
+        goto failed;
+    }
+    self->handle = zsock_resolve (self->sock);
+    zsock_set_sndhwm (self->sock, options->sndhwm);
+    zsock_set_rcvhwm (self->sock, options->sndhwm);
+    zsock_set_linger (self->sock, s_linger_ms);
+    zsock_set_xpub_nodrop (self->sock, 1);
+    zsock_set_immediate (self->sock, 1);
+    //  Inbound is subscriptions only: 1 byte + a topic prefix.
+    int64_t max_inbound = 1 + FF_SIGNAL_TYPE_MAX;
+    zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_inbound, sizeof max_inbound);
+    if (s_attach (self, options->endpoint, err, err_size) != 0)
+        goto failed;
+
+    if (metrics) {
+        self->published = ff_metrics_counter (metrics,
+            "farfan_signals_published_total",
+            "Signals handed to the SISAS ingest socket", NULL);
+        for (int reason = 0; reason < S_DROP__COUNT; reason++)
+            self->dropped [reason] = ff_metrics_counter (metrics,
+                "farfan_signals_publish_dropped_total",
+                "Signals the publisher dropped, by reason", s_drop_labels [reason]);
+    }
+    return self;
+
+failed:
+    ff_publisher_destroy (&self);
+    return NULL;
+}
+
+void
+ff_publisher_destroy (ff_publisher_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_publisher_t *self = *self_p;
+        zsock_destroy (&self->sock);
+        free (self->buf);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+ff_publisher_send (ff_publisher_t *self, ff_signal_t *signal)
+{
+    assert (self);
+    assert (signal);
+    uint64_t seq = self->next_seq++;
+    strcpy (signal->source, self->source);
+    signal->seq = seq;
+    if (signal->id [0] == '\0')
+        snprintf (signal->id, sizeof signal->id, "%s:%" PRIu64, self->source, seq);
+    if (signal->ts_us == 0)
+        signal->ts_us = ff_clock_wall_us ();
+
+    s_drain (self);
+    if (self->topics <= 0)
+        return s_drop (self, S_DROP_NO_PEER);
+    if (!ff_token_bucket_take (&self->pacing, 1, ff_clock_mono_us ()))
+        return s_drop (self, S_DROP_PACED);
+
+    size_t size = ff_signal_encode (signal, self->buf, self->max_msg_size);
+    if (size > self->max_msg_size)
+        return s_drop (self, S_DROP_ENCODE);
+    //  Never put on the wire what SISAS would reject.
+    char detail [160];
+    if (ff_signal_decode (&self->check, self->buf, size, detail, sizeof detail)
+        != FF_SIGNAL_OK) {
+        if (!self->warned_invalid) {
+            self->warned_invalid = true;
+            ff_log_warn ("publisher %s: dropping invalid signals (first: %s)",
+                         self->source, detail);
+        }
+        return s_drop (self, S_DROP_ENCODE);
+    }
+
+    //  With XPUB_NODROP the HWM is checked on the first frame only; once
+    //  it is accepted the second cannot meet a full queue (the pipe
+    //  counts whole messages), so the message is never left half-sent.
+    if (zmq_send (self->handle, signal->type, strlen (signal->type),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return s_drop (self, S_DROP_HWM);
+    if (zmq_send (self->handle, self->buf, size, ZMQ_DONTWAIT) == -1) {
+        ff_log_error ("publisher %s: second frame refused: %s", self->source,
+                      zmq_strerror (zmq_errno ()));
+        return s_drop (self, S_DROP_HWM);
+    }
+    self->stats.sent++;
+    if (self->published)
+        ff_counter_inc (self->published);
+    return 0;
+}
+
+bool
+ff_publisher_connected (ff_publisher_t *self)
+{
+    assert (self);
+    s_drain (self);
+    return self->topics > 0;
+}
+
+bool
+ff_publisher_wait_connected (ff_publisher_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : 0);
+    while (true) {
+        s_drain (self);
+        if (self->topics > 0)
+            return true;
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return false;
+        zmq_pollitem_t item = { self->handle, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) left) == -1 && zmq_errno () != EINTR)
+            return false;
+    }
+}
+
+void
+ff_publisher_set_rate (ff_publisher_t *self, double rate, double burst)
+{
+    assert (self);
+    ff_token_bucket_set_rate (&self->pacing, rate, burst, ff_clock_mono_us ());
+}
+
+uint64_t
+ff_publisher_wait_us (ff_publisher_t *self)
+{
+    assert (self);
+    return ff_token_bucket_wait_us (&self->pacing, 1, ff_clock_mono_us ());
+}
+
+uint64_t
+ff_publisher_next_seq (const ff_publisher_t *self)
+{
+    assert (self);
+    return self->next_seq;
+}
+
+void
+ff_publisher_stats (const ff_publisher_t *self, ff_publisher_stats_t *stats)
+{
+    assert (self);
+    assert (stats);
+    *stats = self->stats;
+}

@@ -1,0 +1,42 @@
+/*  ctl_command — the farfanctl commands and what they share.
+
+    Exit codes (every command):
+      0  done, and the answer was good
+      1  the service answered with an error (or not as the service asked for)
+      2  usage error: bad command line
+      3  no answer: the service is unreachable or did not reply in time
+*/
+#ifndef CTL_COMMAND_H_INCLUDED
+#define CTL_COMMAND_H_INCLUDED
+
+#include <stdbool.h>
+
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_ERROR_REPLY = 1,
+    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_UNREACHABLE = 3,
+};
+
+//  Runs one command; argv[0] is the command name. Returns the exit code.
+typedef int (ctl_command_fn) (int argc, char **argv);
+
+typedef struct {
+    const char *name;           // first word on the command line
+    const char *usage;          // arguments, one line
+    const char *summary;        // one line
+    ctl_command_fn *run;
+} ctl_command_t;
+
+//  The commands farfanctl knows, ending with an entry whose name is NULL.
+extern const ctl_command_t ctl_commands [];
+
+//  The endpoint of a service's request socket: FARFAN_CTL_<SERVICE> from
+//  the environment, else the local default. NULL for an unknown service.
+const char *
+    ctl_default_endpoint (const char *service);
+
+int
+    ctl_ping (int argc, char **argv);
+
+#endif
