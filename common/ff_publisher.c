@@ -37,6 +37,10 @@ static const char *s_drop_labels [S_DROP__COUNT] = {
 //  so shutdown (zmq_ctx_term at exit) never hangs on a dead SISAS.
 static const int s_linger_ms = 100;
 
+//  First size of the encoding buffer; it grows to the largest signal sent
+//  (at most max_msg_size), so memory follows the signals, not the limit.
+#define S_BUF_INITIAL 4096
+
 //  Longest decimal uint64_t: the ":<seq>" suffix of default ids.
 #define S_SEQ_DIGITS 20
 
@@ -45,7 +49,8 @@ struct ff_publisher {
     void *handle;                           // its libzmq socket
     char source [FF_SIGNAL_ID_MAX - S_SEQ_DIGITS]; // stamped on every signal; short enough for "<source>:<seq>" ids
     size_t max_msg_size;                    // largest encoding sent
-    uint8_t *buf;                           // encoding buffer, max_msg_size bytes
+    uint8_t *buf;                           // encoding buffer, grown on demand
+    size_t buf_size;                        // bytes at buf (≤ max_msg_size)
     ff_signal_t check;                      // the encoding decoded back, to validate it
     uint64_t next_seq;                      // seq of the next signal
     int64_t topics;                         // topics SISAS subscribes to; > 0 = connected
@@ -154,7 +159,8 @@ ff_publisher_new (const ff_publisher_options_t *options,
     }
     memcpy (self->source, options->source, source_size + 1);
     self->max_msg_size = options->max_msg_size;
-    self->buf = (uint8_t *) malloc (options->max_msg_size);
+    self->buf_size = options->max_msg_size < S_BUF_INITIAL ? options->max_msg_size : S_BUF_INITIAL;
+    self->buf = (uint8_t *) malloc (self->buf_size);
     if (!self->buf) {
         s_err (err, err_size, "publisher: out of memory");
         goto failed;
@@ -166,9 +172,9 @@ ff_publisher_new (const ff_publisher_options_t *options,
     strcpy (probe.id, "probe");
     strcpy (probe.type, "probe");
     memcpy (probe.source, self->source, source_size + 1);
-    size_t probe_size = ff_signal_encode (&probe, self->buf, self->max_msg_size);
+    size_t probe_size = ff_signal_encode (&probe, self->buf, self->buf_size);
     char detail [160] = "";
-    if (probe_size > self->max_msg_size) {
+    if (probe_size > self->buf_size) {
         s_err (err, err_size, "publisher: max_msg_size %zu cannot hold a signal",
                self->max_msg_size);
         goto failed;
@@ -247,9 +253,15 @@ ff_publisher_send (ff_publisher_t *self, ff_signal_t *signal)
     if (!ff_token_bucket_take (&self->pacing, 1, ff_clock_mono_us ()))
         return s_drop (self, S_DROP_PACED);
 
-    size_t size = ff_signal_encode (signal, self->buf, self->max_msg_size);
-    if (size > self->max_msg_size)
-        return s_drop (self, S_DROP_ENCODE);
+    size_t size = ff_signal_encode (signal, self->buf, self->buf_size);
+    if (size > self->buf_size) {
+        uint8_t *grown = size <= self->max_msg_size ? (uint8_t *) realloc (self->buf, size) : NULL;
+        if (!grown)
+            return s_drop (self, S_DROP_ENCODE);
+        self->buf = grown;
+        self->buf_size = size;
+        ff_signal_encode (signal, self->buf, self->buf_size);
+    }
     //  Never put on the wire what SISAS would reject.
     char detail [160];
     if (ff_signal_decode (&self->check, self->buf, size, detail, sizeof detail)

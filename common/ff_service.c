@@ -197,12 +197,20 @@ ff_service_publisher (ff_service_t *self, const char *endpoint, char *err, size_
     return self->publisher;
 }
 
+//  Requests handled per wake-up before the loop polls again: draining a
+//  burst saves a poll per message, the bound keeps the other sockets and
+//  timers served under a flood.
+#define S_DISPATCH_BURST 64
+
 static int
 s_rpc_readable (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
-    (void) reader;
-    ff_rpc_dispatch ((ff_rpc_t *) arg);
+    int handled = 0;
+    do
+        if (ff_rpc_dispatch ((ff_rpc_t *) arg) != 0)
+            break;
+    while (++handled < S_DISPATCH_BURST && (zsock_events (reader) & ZMQ_POLLIN));
     return 0;
 }
 
