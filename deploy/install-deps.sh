@@ -20,6 +20,9 @@ libcriterion-dev
 libmicrohttpd-dev
 libpcre2-dev
 libsqlite3-dev
+libjansson-dev
+libsodium-dev
+poppler-utils
 python3
 curl
 "

@@ -12,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const ctl_command_t ctl_commands [] = {
-    { "ping", "orchestrator|factory|sisas [--endpoint E] [--timeout MS] [--retries N] [--json]",
-      "check that a service answers; print its version, uptime and round-trip time", ctl_ping },
-    { NULL, NULL, NULL, NULL },
-};
-
 typedef struct {
     const char *service;        // name on the command line
     const char *environment;    // endpoint override variable
