@@ -4,34 +4,78 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Most envelopes unpack into this much memory without a malloc.
+#define S_ARENA_SIZE 1024
+//  Frames kept from one message: routing id, delimiter, envelope, body,
+//  and one more to tell "too many" apart (the rest are read and dropped).
+#define S_FRAMES_KEPT 5
+
+//  protobuf-c allocations for the envelope: bump-allocated from a buffer
+//  reset at every message, malloc beyond it.
+typedef struct {
+    uint8_t buffer [S_ARENA_SIZE];
+    size_t used;
+} s_arena_t;
+
 struct ff_msg {
     zframe_t *routing_id;           // ROUTER peer, owned; NULL otherwise
     char peer [65];                 // hex of the routing id's first 32 bytes
     bool delimiter;                 // request carried an empty delimiter
-    Farfan__Envelope *envelope;     // decoded envelope, owned; NULL if undecodable
-    zframe_t *body;                 // body frame, owned; NULL = empty body
+    Farfan__Envelope *envelope;     // decoded envelope (in the arena); NULL if undecodable
+    zmq_msg_t body;                 // body frame (zero-copy); empty when absent
     uint32_t error_code;            // after a failed decode: MALFORMED or UNSUPPORTED
     char error [160];               // after a failed decode: why
+    s_arena_t arena;                // backs envelope
+    ProtobufCAllocator allocator;   // allocates from arena
 };
 
 //  Bodies larger than this are handed to libzmq without a copy.
 #define S_ZERO_COPY_MIN 4096
 
+static void *
+s_arena_alloc (void *data, size_t size)
+{
+    s_arena_t *arena = (s_arena_t *) data;
+    size_t aligned = (size + 15) & ~(size_t) 15;
+    if (aligned <= S_ARENA_SIZE - arena->used) {
+        void *pointer = arena->buffer + arena->used;
+        arena->used += aligned;
+        return pointer;
+    }
+    return malloc (size);
+}
+
+static void
+s_arena_free (void *data, void *pointer)
+{
+    s_arena_t *arena = (s_arena_t *) data;
+    uint8_t *bytes = (uint8_t *) pointer;
+    if (bytes < arena->buffer || bytes >= arena->buffer + S_ARENA_SIZE)
+        free (pointer);
+}
+
 ff_msg_t *
 ff_msg_new (void)
 {
-    return (ff_msg_t *) zmalloc (sizeof (ff_msg_t));
+    ff_msg_t *self = (ff_msg_t *) zmalloc (sizeof (ff_msg_t));
+    zmq_msg_init (&self->body);
+    self->allocator.alloc = s_arena_alloc;
+    self->allocator.free = s_arena_free;
+    self->allocator.allocator_data = &self->arena;
+    return self;
 }
 
 static void
 s_reset (ff_msg_t *self)
 {
     zframe_destroy (&self->routing_id);
-    zframe_destroy (&self->body);
+    zmq_msg_close (&self->body);
+    zmq_msg_init (&self->body);
     if (self->envelope) {
-        farfan__envelope__free_unpacked (self->envelope, NULL);
+        farfan__envelope__free_unpacked (self->envelope, &self->allocator);
         self->envelope = NULL;
     }
+    self->arena.used = 0;
     self->peer [0] = '\0';
     self->delimiter = false;
     self->error_code = FARFAN__ERROR_CODE__OK;
@@ -43,6 +87,7 @@ ff_msg_destroy (ff_msg_t **self_p)
 {
     if (self_p && *self_p) {
         s_reset (*self_p);
+        zmq_msg_close (&(*self_p)->body);
         free (*self_p);
         *self_p = NULL;
     }
@@ -56,15 +101,88 @@ s_fail (ff_msg_t *self, uint32_t code, const char *reason)
     return -2;
 }
 
+//  Decodes from `count` frames (parts[i], of which `total` arrived); the
+//  body part, if any, is moved into self->body.
+static int
+s_decode (ff_msg_t *self, zmq_msg_t *parts, size_t count, size_t total, bool has_routing_id)
+{
+    size_t next = 0;
+    if (has_routing_id) {
+        if (total == 0)
+            return s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "empty message");
+        size_t size = zmq_msg_size (&parts [0]);
+        const uint8_t *data = (const uint8_t *) zmq_msg_data (&parts [0]);
+        self->routing_id = zframe_new (data, size);
+        if (size > 32)
+            size = 32;
+        for (size_t i = 0; i < size; i++)
+            snprintf (self->peer + 2 * i, 3, "%02x", data [i]);
+        next = 1;
+    }
+    if (next < count && zmq_msg_size (&parts [next]) == 0) {
+        self->delimiter = true;
+        next++;
+    }
+    if (next >= total)
+        return s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "no envelope frame");
+    if (total - next > 2) {
+        char reason [96];
+        snprintf (reason, sizeof reason, "expected [envelope][body], got %zu frames", total - next);
+        return s_fail (self, FARFAN__ERROR_CODE__MALFORMED, reason);
+    }
+    zmq_msg_t *envelope = &parts [next];
+    if (zmq_msg_size (envelope) == 0)
+        return s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "empty envelope frame");
+    self->envelope = farfan__envelope__unpack (&self->allocator, zmq_msg_size (envelope),
+                                               (const uint8_t *) zmq_msg_data (envelope));
+    if (!self->envelope)
+        return s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "envelope is not a valid protobuf Envelope");
+    if (strlen (self->envelope->correlation_id) > FF_MSG_ID_MAX
+    ||  strlen (self->envelope->sender_id) > FF_MSG_ID_MAX)
+        return s_fail (self, FARFAN__ERROR_CODE__MALFORMED,
+                       "correlation_id or sender_id longer than 256 bytes");
+    if (self->envelope->version != FF_PROTOCOL_VERSION) {
+        char reason [96];
+        snprintf (reason, sizeof reason, "protocol version %u is not supported (this service speaks %d)",
+                  self->envelope->version, FF_PROTOCOL_VERSION);
+        return s_fail (self, self->envelope->version == 0 ? FARFAN__ERROR_CODE__MALFORMED
+                                                          : FARFAN__ERROR_CODE__UNSUPPORTED, reason);
+    }
+    if (next + 1 < count)
+        zmq_msg_move (&self->body, &parts [next + 1]);
+    return 0;
+}
+
 int
 ff_msg_recv (ff_msg_t *self, zsock_t *sock)
 {
-    zmsg_t *msg = zmsg_recv (sock);
-    if (!msg) {
-        s_reset (self);
-        return -1;
+    s_reset (self);
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t parts [S_FRAMES_KEPT];
+    size_t count = 0, total = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t *part = count < S_FRAMES_KEPT ? &parts [count] : NULL;
+        zmq_msg_t spare;
+        zmq_msg_init (part ? part : &spare);
+        if (zmq_msg_recv (part ? part : &spare, handle, 0) < 0) {
+            zmq_msg_close (part ? part : &spare);
+            for (size_t i = 0; i < count; i++)
+                zmq_msg_close (&parts [i]);
+            //  Interrupted before anything arrived: nothing to answer.
+            return total == 0 ? -1 : s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "message cut short");
+        }
+        more = zmq_msg_more (part ? part : &spare);
+        if (part)
+            count++;
+        else
+            zmq_msg_close (&spare);
+        total++;
     }
-    return ff_msg_decode (self, &msg, zsock_type (sock) == ZMQ_ROUTER);
+    int rc = s_decode (self, parts, count, total, zsock_type (sock) == ZMQ_ROUTER);
+    for (size_t i = 0; i < count; i++)
+        zmq_msg_close (&parts [i]);
+    return rc;
 }
 
 int
@@ -73,66 +191,16 @@ ff_msg_decode (ff_msg_t *self, zmsg_t **msg_p, bool has_routing_id)
     s_reset (self);
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
-    zframe_t *frame = NULL;
-    int rc = -2;
-
-    if (has_routing_id) {
-        self->routing_id = zmsg_pop (msg);
-        if (!self->routing_id) {
-            s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "empty message");
-            goto cleanup;
-        }
-        size_t size = zframe_size (self->routing_id);
-        if (size > 32)
-            size = 32;
-        const uint8_t *data = zframe_data (self->routing_id);
-        for (size_t i = 0; i < size; i++)
-            snprintf (self->peer + 2 * i, 3, "%02x", data [i]);
+    zmq_msg_t parts [S_FRAMES_KEPT];
+    size_t count = 0, total = zmsg_size (msg);
+    for (zframe_t *frame = zmsg_first (msg); frame && count < S_FRAMES_KEPT; frame = zmsg_next (msg)) {
+        zmq_msg_init_size (&parts [count], zframe_size (frame));
+        memcpy (zmq_msg_data (&parts [count]), zframe_data (frame), zframe_size (frame));
+        count++;
     }
-    frame = zmsg_pop (msg);
-    if (frame && zframe_size (frame) == 0) {
-        self->delimiter = true;
-        zframe_destroy (&frame);
-        frame = zmsg_pop (msg);
-    }
-    if (!frame) {
-        s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "no envelope frame");
-        goto cleanup;
-    }
-    if (zmsg_size (msg) > 1) {
-        char reason [96];
-        snprintf (reason, sizeof reason, "expected [envelope][body], got %zu frames",
-                  zmsg_size (msg) + 1);
-        s_fail (self, FARFAN__ERROR_CODE__MALFORMED, reason);
-        goto cleanup;
-    }
-    if (zframe_size (frame) == 0) {
-        s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "empty envelope frame");
-        goto cleanup;
-    }
-    self->envelope = farfan__envelope__unpack (NULL, zframe_size (frame), zframe_data (frame));
-    if (!self->envelope) {
-        s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "envelope is not a valid protobuf Envelope");
-        goto cleanup;
-    }
-    if (strlen (self->envelope->correlation_id) > FF_MSG_ID_MAX
-    ||  strlen (self->envelope->sender_id) > FF_MSG_ID_MAX) {
-        s_fail (self, FARFAN__ERROR_CODE__MALFORMED, "correlation_id or sender_id longer than 256 bytes");
-        goto cleanup;
-    }
-    if (self->envelope->version != FF_PROTOCOL_VERSION) {
-        char reason [96];
-        snprintf (reason, sizeof reason, "protocol version %u is not supported (this service speaks %d)",
-                  self->envelope->version, FF_PROTOCOL_VERSION);
-        s_fail (self, self->envelope->version == 0 ? FARFAN__ERROR_CODE__MALFORMED
-                                                   : FARFAN__ERROR_CODE__UNSUPPORTED, reason);
-        goto cleanup;
-    }
-    self->body = zmsg_pop (msg);
-    rc = 0;
-
-cleanup:
-    zframe_destroy (&frame);
+    int rc = s_decode (self, parts, count, total, has_routing_id);
+    for (size_t i = 0; i < count; i++)
+        zmq_msg_close (&parts [i]);
     zmsg_destroy (&msg);
     return rc;
 }
@@ -188,13 +256,14 @@ ff_msg_status_message (const ff_msg_t *self)
 const uint8_t *
 ff_msg_body_data (const ff_msg_t *self)
 {
-    return self->body ? zframe_data (self->body) : (const uint8_t *) "";
+    size_t size = zmq_msg_size ((zmq_msg_t *) &self->body);
+    return size ? (const uint8_t *) zmq_msg_data ((zmq_msg_t *) &self->body) : (const uint8_t *) "";
 }
 
 size_t
 ff_msg_body_size (const ff_msg_t *self)
 {
-    return self->body ? zframe_size (self->body) : 0;
+    return zmq_msg_size ((zmq_msg_t *) &self->body);
 }
 
 uint32_t
@@ -224,12 +293,13 @@ s_free_buffer (void *data, void *hint)
     free (data);
 }
 
-//  Packs and sends a protobuf message as the last frame.
+//  Packs and sends a protobuf message as the last frame (body NULL: the
+//  packed bytes are at packed).
 static int
-s_send_body (void *handle, const ProtobufCMessage *body)
+s_send_body (void *handle, const ProtobufCMessage *body, const void *packed, size_t packed_size)
 {
     if (!body)
-        return s_send_frame (handle, "", 0, false);
+        return s_send_frame (handle, packed ? packed : "", packed ? packed_size : 0, false);
     size_t size = protobuf_c_message_get_packed_size (body);
     if (size < S_ZERO_COPY_MIN) {
         uint8_t buffer [S_ZERO_COPY_MIN];
@@ -253,9 +323,9 @@ s_send_body (void *handle, const ProtobufCMessage *body)
     return 0;
 }
 
-int
-ff_msg_send (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
-             const ff_msg_header_t *header, const ProtobufCMessage *body)
+static int
+s_send (zsock_t *sock, const zframe_t *routing_id, bool delimiter, const ff_msg_header_t *header,
+        const ProtobufCMessage *body, const void *packed, size_t packed_size)
 {
     void *handle = zsock_resolve (sock);
     Farfan__Envelope envelope = FARFAN__ENVELOPE__INIT;
@@ -270,7 +340,8 @@ ff_msg_send (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
         envelope.status = &status;
     }
     size_t envelope_size = farfan__envelope__get_packed_size (&envelope);
-    uint8_t *envelope_data = (uint8_t *) malloc (envelope_size);
+    uint8_t stack [S_ARENA_SIZE];
+    uint8_t *envelope_data = envelope_size <= sizeof stack ? stack : (uint8_t *) malloc (envelope_size);
     if (!envelope_data) {
         errno = ENOMEM;
         return -1;
@@ -288,11 +359,26 @@ ff_msg_send (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
         goto cleanup;
     if (s_send_frame (handle, envelope_data, envelope_size, true) != 0)
         goto cleanup;
-    rc = s_send_body (handle, body);
+    rc = s_send_body (handle, body, packed, packed_size);
 
 cleanup:
-    free (envelope_data);
+    if (envelope_data != stack)
+        free (envelope_data);
     return rc;
+}
+
+int
+ff_msg_send (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
+             const ff_msg_header_t *header, const ProtobufCMessage *body)
+{
+    return s_send (sock, routing_id, delimiter, header, body, NULL, 0);
+}
+
+int
+ff_msg_send_packed (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
+                    const ff_msg_header_t *header, const void *body, size_t size)
+{
+    return s_send (sock, routing_id, delimiter, header, NULL, body, size);
 }
 
 static const char *

@@ -101,6 +101,12 @@ int
     ff_msg_send (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
                  const ff_msg_header_t *header, const ProtobufCMessage *body);
 
+//  As ff_msg_send with a body already packed (size bytes at body; NULL or
+//  size 0 = empty body).
+int
+    ff_msg_send_packed (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
+                        const ff_msg_header_t *header, const void *body, size_t size);
+
 //  The name of a message type ("PING"), or "UNKNOWN".
 const char *
     ff_msg_type_name (uint32_t type);

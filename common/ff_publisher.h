@@ -23,11 +23,31 @@
     and its end (SISAS gone) tells it it is not. SISAS's SUB sends that
     subscription when its own loop services the socket, as any poll loop
     does. Destroying the publisher closes the socket with a linger of
-    100 ms: what is still queued by then is lost (and shows no gap).
+    100 ms (option linger_ms): what is still queued by then is lost (and
+    shows no gap).
 
     Pacing is the hook SISAS's THROTTLE / BACKPRESSURE drive: set_rate
     changes the token bucket; a caller that prefers waiting to dropping asks
     wait_us first. Not thread-safe: one publisher per thread.
+
+    Feedback from SISAS (option control_endpoint, off when NULL or ""):
+    the publisher also subscribes to SISAS's delivery socket, topic
+    "$sisas.control" (proto/sisas.md §3.2), and paces itself by what it
+    hears there. It reads that socket at most once a millisecond, from
+    send / connected / wait_connected / poll_control, never blocking. The
+    rate it sends at is the lowest of:
+      - the caller's rate (options.rate, set_rate; 0 = unpaced);
+      - THROTTLE, while active: the target named for this source, else
+        the message's "level" (the fair per-source rate);
+      - BACKPRESSURE, while active: each BACKPRESSURE message that says
+        active multiplies the pace by backpressure_factor (default 0.5;
+        the pace being the rate in force, or, unpaced, the rate sent over
+        the last second), never below 1 signal/s. SISAS repeats the message
+        while pending stays high, so the pace keeps falling until it
+        drains; "active": false restores the caller's rate.
+    A rate imposed by SISAS has a burst of a tenth of a second (at least
+    1). Signals beyond it are dropped as "paced", as with the caller's
+    own rate. Malformed control messages are counted and ignored.
 */
 #ifndef FF_PUBLISHER_H_INCLUDED
 #define FF_PUBLISHER_H_INCLUDED
@@ -48,7 +68,22 @@ typedef struct {
     size_t max_msg_size;        // largest encoded signal accepted, bytes (> 0)
     double rate;                // pacing, signals per second; 0 = unpaced (< 0 is refused)
     double burst;               // pacing burst (≥ 1 when rate > 0)
+    const char *control_endpoint; // SISAS delivery socket to hear THROTTLE / BACKPRESSURE on; NULL or "" = off
+    double backpressure_factor; // pace multiplier per active BACKPRESSURE, 0 < f < 1; 0 = 0.5
+    int linger_ms;              // time queued signals may take to leave at destroy; 0 = 100 ms
 } ff_publisher_options_t;
+
+//  How the publisher paces itself now (ff_publisher_pacing).
+typedef struct {
+    double rate;                // in force, signals/s; 0 = unpaced
+    double caller_rate;         // options.rate / set_rate
+    double throttle_rate;       // imposed by THROTTLE; 0 = none
+    double backpressure_rate;   // imposed by BACKPRESSURE; 0 = none
+    bool backpressure;          // BACKPRESSURE active
+    bool throttled;             // THROTTLE active
+    uint64_t control_messages;  // control messages applied
+    uint64_t control_invalid;   // control messages ignored as malformed
+} ff_publisher_pacing_t;
 
 typedef struct {
     uint64_t sent;              // handed to the socket
@@ -88,9 +123,19 @@ bool
     ff_publisher_wait_connected (ff_publisher_t *self, int timeout_ms);
 
 //  The pacing hook: publish at most `rate` signals per second with bursts
-//  of `burst`. rate 0 = unpaced.
+//  of `burst`. rate 0 = unpaced. This is the caller's rate: SISAS's
+//  feedback may hold the publisher below it (see above).
 void
     ff_publisher_set_rate (ff_publisher_t *self, double rate, double burst);
+
+//  Reads SISAS's control messages now (when control_endpoint is set),
+//  without blocking. Returns how many were applied.
+int
+    ff_publisher_poll_control (ff_publisher_t *self);
+
+//  The pacing in force and why.
+void
+    ff_publisher_pacing (ff_publisher_t *self, ff_publisher_pacing_t *pacing);
 
 //  µs until the next signal may be sent under the current pacing (0 = now).
 uint64_t

@@ -73,6 +73,43 @@ int
     ff_rpc_reply_error (ff_rpc_t *self, const ff_msg_t *request, uint32_t code,
                         const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
+//  A reply sent later, or several (a stream): keeps what addressing the
+//  request needs after the handler returns (the request object itself is
+//  reused for the next message). A stream is never cut by a full peer
+//  queue: what the socket cannot take now waits in the reply's outbox, in
+//  order, and goes out as the peer reads (see ff_rpc_set_backlog); only a
+//  peer that is gone, or stops reading for the stall time, loses what
+//  waits (counted as dropped, logged). Every function returns 0 (sent or
+//  queued), or -1 when refused for good.
+typedef struct ff_reply ff_reply_t;
+
+//  A handle for replying to request later. Never NULL (aborts on OOM).
+ff_reply_t *
+    ff_rpc_defer (ff_rpc_t *self, const ff_msg_t *request);
+int
+    ff_reply_send (ff_reply_t *self, uint32_t type, const ProtobufCMessage *body);
+int
+    ff_reply_send_packed (ff_reply_t *self, uint32_t type, const void *body, size_t size);
+int
+    ff_reply_error (ff_reply_t *self, uint32_t code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+const char *
+    ff_reply_correlation_id (const ff_reply_t *self);
+//  Idempotent; nulls *self_p. What waits in the outbox is still sent (the
+//  rpc frees the reply after). The rpc must outlive its replies.
+void
+    ff_reply_destroy (ff_reply_t **self_p);
+
+//  Lets deferred replies wait for slow peers: a timer of `loop` retries
+//  every retry_ms; a peer that takes nothing for stall_ms loses what
+//  waits. Without it, a full peer queue drops the reply (counted).
+void
+    ff_rpc_set_backlog (ff_rpc_t *self, zloop_t *loop, int retry_ms, uint64_t stall_ms);
+
+//  Replies waiting in outboxes now.
+size_t
+    ff_rpc_backlog (ff_rpc_t *self);
+
 //  The socket this rpc serves. Borrowed.
 zsock_t *
     ff_rpc_socket (ff_rpc_t *self);

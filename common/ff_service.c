@@ -225,6 +225,8 @@ ff_service_serve (ff_service_t *self, zsock_t *sock, const char *name,
         ff_rpc_destroy (&rpc);
         return NULL;
     }
+    //  Retried every millisecond while a reader is slow; nothing otherwise.
+    ff_rpc_set_backlog (rpc, self->loop, 1, (uint64_t) self->config.reply_stall_ms);
     zlist_append (self->rpcs, rpc);
     return rpc;
 }

@@ -35,6 +35,7 @@ typedef struct {
     int64_t http_port;          // 0 = no HTTP, -1 = any free port
     int64_t hwm;                // high-water mark of every socket, messages
     int64_t max_msg_size;       // largest inbound message on every socket, bytes
+    int64_t reply_stall_ms;     // a peer that reads none of its queued replies this long loses them
 } ff_service_config_t;
 
 #define FF_SERVICE_CONFIG_KEYS(config_type, member, http_port_default) \
@@ -49,7 +50,9 @@ typedef struct {
     { "hwm", FF_CONFIG_INT, offsetof (config_type, member.hwm), \
       "1000", 1, 10000000, "send and receive high-water mark of every socket, in messages" }, \
     { "max_msg_size", FF_CONFIG_INT, offsetof (config_type, member.max_msg_size), \
-      "16777216", 1024, 2147483647, "largest message accepted on any socket, in bytes (larger: peer disconnected)" }
+      "16777216", 1024, 2147483647, "largest message accepted on any socket, in bytes (larger: peer disconnected)" }, \
+    { "reply_stall_ms", FF_CONFIG_INT, offsetof (config_type, member.reply_stall_ms), \
+      "30000", 1, 86400000, "streamed replies wait for a slow reader; one that reads nothing this long loses them" }
 
 typedef enum {
     FF_HEALTH_STARTING = 0,     // not serving yet           -> /healthz 503

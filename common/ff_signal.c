@@ -9,6 +9,7 @@
     whatever v1 field rule it happens to break).
 */
 #include "ff_signal.h"
+#include "ff_utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -102,55 +103,6 @@ s_reader_error (int rc)
     }
 }
 
-//  0 when data[0..size) is valid UTF-8 (RFC 3629: shortest form, no
-//  surrogates, ≤ U+10FFFF) without NUL; else the offset of the bad byte + 1.
-static size_t
-s_utf8_check (const uint8_t *data, size_t size)
-{
-    size_t index = 0;
-    while (index < size) {
-        uint8_t c = data [index];
-        if (c >= 0x01 && c <= 0x7f) {
-            index++;
-            continue;
-        }
-        if (c == 0)
-            return index + 1;
-        size_t length;
-        uint8_t low = 0x80, high = 0xbf;    // range of the second byte
-        if (c >= 0xc2 && c <= 0xdf)
-            length = 2;
-        else
-        if (c >= 0xe0 && c <= 0xef) {
-            length = 3;
-            if (c == 0xe0)
-                low = 0xa0;                 // overlong
-            else
-            if (c == 0xed)
-                high = 0x9f;                // surrogates
-        }
-        else
-        if (c >= 0xf0 && c <= 0xf4) {
-            length = 4;
-            if (c == 0xf0)
-                low = 0x90;                 // overlong
-            else
-            if (c == 0xf4)
-                high = 0x8f;                // > U+10FFFF
-        }
-        else
-            return index + 1;
-        if (size - index < length)
-            return index + 1;
-        if (data [index + 1] < low || data [index + 1] > high)
-            return index + 2;
-        for (size_t next = 2; next < length; next++)
-            if ((data [index + next] & 0xc0) != 0x80)
-                return index + next + 1;
-        index += length;
-    }
-    return 0;
-}
 
 //  Copies a string field into out (max bytes + NUL) after checking it.
 static ff_signal_error_t
@@ -169,7 +121,7 @@ s_take_string (char *out, size_t max, const ff_msgpack_item_t *item,
     if (item->size == 0 && !allow_empty)
         return s_fail (FF_SIGNAL_ERR_VALUE, detail, detail_size,
                        "%s: empty", name);
-    size_t bad = s_utf8_check (item->data, item->size);
+    size_t bad = ff_utf8_check (item->data, item->size, false);
     if (bad)
         return s_fail (FF_SIGNAL_ERR_VALUE, detail, detail_size,
                        "%s: %s at byte %zu", name,

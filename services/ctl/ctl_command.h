@@ -5,6 +5,7 @@
       1  the service answered with an error (or not as the service asked for)
       2  usage error: bad command line
       3  no answer: the service is unreachable or did not reply in time
+      4  ran, some contracts failed or timed out (farfanctl factory execute)
 */
 #ifndef CTL_COMMAND_H_INCLUDED
 #define CTL_COMMAND_H_INCLUDED
@@ -16,6 +17,7 @@ enum {
     CTL_EXIT_ERROR_REPLY = 1,
     CTL_EXIT_USAGE = 2,
     CTL_EXIT_UNREACHABLE = 3,
+    CTL_EXIT_SOME_FAILED = 4,
 };
 
 //  Runs one command; argv[0] is the command name. Returns the exit code.
@@ -38,5 +40,11 @@ const char *
 
 int
     ctl_ping (int argc, char **argv);
+int
+    ctl_factory (int argc, char **argv);
+int
+    ctl_sisas (int argc, char **argv);
+int
+    ctl_signals (int argc, char **argv);
 
 #endif

@@ -15,7 +15,8 @@ s_usage (FILE *out)
         fprintf (out, "  %s %s\n      %s\n", command->name, command->usage, command->summary);
     fprintf (out, "\nEndpoints default to the local services; override per command with\n"
                   "--endpoint or with FARFAN_CTL_ORCHESTRATOR, FARFAN_CTL_FACTORY, FARFAN_CTL_SISAS.\n"
-                  "Exit codes: 0 ok, 1 error reply, 2 usage error, 3 no answer.\n");
+                  "Exit codes: 0 ok, 1 error reply, 2 usage error, 3 no answer,\n"
+                  "4 ran but some contracts failed or timed out.\n");
 }
 
 int

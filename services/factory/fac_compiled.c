@@ -8,15 +8,21 @@ int
 fac_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code,
                      char *err, size_t err_size)
 {
-    uint32_t options = PCRE2_UTF | PCRE2_UCP;
+    //  LITERAL refuses UCP, MULTILINE and DOTALL (they mean nothing there).
+    //  MULTILINE also takes ALT_CIRCUMFLEX: Python's ^ matches after a
+    //  newline that ends the text, PCRE2's only with this option.
+    uint32_t options = PCRE2_UTF;
     if (pattern->flags & FAC_PATTERN_IGNORECASE)
         options |= PCRE2_CASELESS;
-    if (pattern->flags & FAC_PATTERN_MULTILINE)
-        options |= PCRE2_MULTILINE;
-    if (pattern->flags & FAC_PATTERN_DOTALL)
-        options |= PCRE2_DOTALL;
     if (pattern->flags & FAC_PATTERN_LITERAL)
         options |= PCRE2_LITERAL;
+    else {
+        options |= PCRE2_UCP;
+        if (pattern->flags & FAC_PATTERN_MULTILINE)
+            options |= PCRE2_MULTILINE | PCRE2_ALT_CIRCUMFLEX;
+        if (pattern->flags & FAC_PATTERN_DOTALL)
+            options |= PCRE2_DOTALL;
+    }
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
     *code = pcre2_compile ((PCRE2_SPTR) pattern->regex, PCRE2_ZERO_TERMINATED, options,

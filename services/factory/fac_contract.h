@@ -27,6 +27,10 @@
 //  Phases P00..P09.
 #define FAC_PHASE_COUNT 10
 
+//  Largest contract or set file fac_contract_set_load_dir reads, bytes (300
+//  contracts with upstream FARFAN's patterns are about 0.7 MB).
+#define FAC_CONTRACT_FILE_MAX (64 * 1024 * 1024)
+
 //  Pattern flags (Python `re` names; Python semantics, see contracts.md).
 #define FAC_PATTERN_IGNORECASE  0x01u
 #define FAC_PATTERN_MULTILINE   0x02u
@@ -86,8 +90,9 @@ typedef struct fac_contract {
     json_t *scoring;            // the scoring object as written ({} when absent)
     uint32_t timeout_ms;        // > 0
     char *source;               // file (or "put_contracts[i]") it came from
-    char *canonical;            // canonical JSON: sorted keys, compact, UTF-8
-    char digest [72];           // "sha256:" + 64 hex of canonical
+    char *canonical;            // canonical JSON (contracts.md): defaults filled in,
+                                //   sorted keys, compact, UTF-8
+    char digest [72];           // "sha256:" + 64 lower-case hex of SHA-256(canonical)
     atomic_int refs;            // reference count (fac_contract_ref/unref)
 } fac_contract_t;
 
@@ -100,24 +105,32 @@ typedef struct {
 } fac_load_error_t;
 
 //  A list of load errors (bounded: beyond `capacity` only `count` grows).
+//  Errors are appended in the order found (files by name, then the order
+//  of contracts.md section 6); errors [0 .. min (count, capacity)) are stored.
 typedef struct {
     fac_load_error_t *errors;
-    size_t count;               // errors found
-    size_t capacity;            // errors stored
+    size_t count;               // errors found (keeps growing past capacity)
+    size_t capacity;            // most errors stored
 } fac_load_report_t;
 
+//  capacity 0 (or an allocation failure) stores none but still counts.
 void
     fac_load_report_init (fac_load_report_t *report, size_t capacity);
+//  Frees the stored errors; the report is empty afterwards. Idempotent.
 void
     fac_load_report_free (fac_load_report_t *report);
 
 //  Parses and validates one contract object. Returns a contract with one
-//  reference, or NULL with every problem appended to report. source names
-//  the origin in errors. Validation: required fields and types, id syntax,
-//  phases, status, pattern ids unique, regexes compile (PCRE2, with JIT
-//  where available), flags known, expected elements well-formed, every
-//  method known to the registry (fac_method.h) with valid parameters,
-//  inputs present, timeout > 0. env may be NULL (exec disabled).
+//  reference, or NULL with every problem appended to report (which may be
+//  NULL). source names the origin in errors. Validation: required fields
+//  and types, unknown fields (but "x-..." and "_..." extensions), id
+//  syntax, phases, status, identity codes, pattern ids unique, regexes
+//  compile (fac_pattern_compile), flags known, expected elements
+//  well-formed, every method known to the registry (fac_method.h) with
+//  parameters its check accepts, inputs present (text.* methods need
+//  inputs.document, aggregations inputs.contracts), timeout in range.
+//  "format" is required here (it is optional only inside a set file).
+//  env may be NULL (exec disabled). The canonical form and digest are set.
 fac_contract_t *
     fac_contract_parse (const json_t *object, const char *source,
                         const fac_method_env_t *env, fac_load_report_t *report);
@@ -147,8 +160,8 @@ typedef struct {
 } fac_compiled_t;
 
 //  Compiles one pattern: PCRE2 with UTF and UCP (Unicode \w \d \b, as
-//  Python 3's re), CASELESS / MULTILINE / DOTALL from its flags, LITERAL as
-//  PCRE2_LITERAL, then JIT (falling back to the interpreter where JIT is
+//  Python 3's re), CASELESS / MULTILINE (+ ALT_CIRCUMFLEX, Python's ^) /
+//  DOTALL from its flags, LITERAL as PCRE2_LITERAL, then JIT (falling back to the interpreter where JIT is
 //  unavailable). Returns 0, or -1 with PCRE2's message and offset in err.
 int
     fac_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code,
@@ -174,16 +187,21 @@ fac_contract_set_t *
 void
     fac_contract_set_destroy (fac_contract_set_t **self_p);
 
-//  Loads every *.json file of dir (contracts or set files), in file-name
-//  order. Invalid contracts and unreadable files go to report; a duplicate
-//  id is an error reported against the later file (the first stays).
-//  Returns the number of contracts added, or -1 when dir cannot be read.
+//  Loads every *.json file of dir (contracts or set files; not recursive,
+//  hidden files skipped), in file-name order (strcmp). Invalid contracts,
+//  bad JSON and unreadable files go to report; the other contracts load.
+//  An id defined twice in this load, or already in the set, is an error
+//  reported against the later definition, naming the earlier (which
+//  stays). Returns the number of contracts added, or -1 (reported) when
+//  dir cannot be opened.
 int
     fac_contract_set_load_dir (fac_contract_set_t *self, const char *dir,
                                fac_load_report_t *report);
 
 //  Adds the contracts of one JSON text (a contract or a set); a contract
-//  whose id exists replaces it. Returns the number added or replaced.
+//  whose id exists in the set replaces it (holders of the old one keep
+//  their reference); an id defined twice in the text is an error against
+//  the later one. Returns the number added or replaced.
 int
     fac_contract_set_add_json (fac_contract_set_t *self, const char *text, size_t size,
                                const char *source, fac_load_report_t *report);
@@ -196,7 +214,9 @@ size_t
     fac_contract_set_size (fac_contract_set_t *self);
 
 //  "sha256:<hex>" over the sorted lines "<id> <digest>\n" of every
-//  contract: two sets with equal digests hold identical definitions.
+//  contract: two sets with equal digests hold identical definitions. The
+//  empty set's digest is SHA-256 of "". Borrowed, valid until the set
+//  changes; recomputed on the first call after a change.
 const char *
     fac_contract_set_digest (fac_contract_set_t *self);
 

@@ -5,7 +5,8 @@
     (the document text, or earlier results for aggregations, and the
     request's params) and the outputs the steps fill in (evidence per
     expected element, ratio, score, quality, confidence, free-form
-    outputs). The formulas are documented in proto/contracts.md.
+    outputs). Every method, its parameters and its formulas are documented
+    in proto/methods.md.
 
     Two kinds of methods:
       - FAC_METHOD_CPU: a function run on a worker thread (or inline). Must
@@ -37,8 +38,12 @@
 typedef struct {
     uint64_t offset;            // byte offset in the document
     uint32_t length;            // bytes
-    uint32_t pattern;           // index into the contract's patterns
+    uint32_t pattern;           // index into the contract's patterns, or FAC_MATCH_EXTRACTED
 } fac_match_t;
+
+//  fac_match_t.pattern of a match that text.extract_numbers added to an
+//  element's evidence (params.as_elements), not a pattern's.
+#define FAC_MATCH_EXTRACTED UINT32_MAX
 
 //  Evidence for one element type: every expected element of the contract
 //  has one (in expected-element order), followed by element types that
@@ -80,6 +85,7 @@ typedef struct fac_context {
     const char *quality;                // static string; NULL until set
     double confidence;                  // 0..1; NAN until set
     json_t *output;                     // object of free-form outputs, one key per method
+                                        //   (e.g. output["text.count_elements"]["missing_elements"])
     char error [256];                   // why a step failed
 } fac_context_t;
 
@@ -110,7 +116,9 @@ typedef enum {
 typedef int (fac_method_check_fn) (const json_t *params, const fac_contract_t *contract,
                                    const fac_method_env_t *env, char *err, size_t err_size);
 
-//  Runs a CPU step. Returns 0, or -1 with ctx->error set.
+//  Runs a CPU step with the step's params (the contract's, already
+//  checked; read-only, may be shared by threads). Methods do not read
+//  ctx->params. Returns 0, or -1 with ctx->error set ("<method>: <why>").
 typedef int (fac_method_run_fn) (fac_context_t *ctx, const json_t *params);
 
 typedef struct {

@@ -24,6 +24,23 @@ typedef struct {
     char *endpoint;                 // direct API (ROUTER)
     char *orchestrator_endpoint;    // worker link to the orchestrator; "" = standalone
     char *sisas_endpoint;           // SISAS ingest for signals; "" = off
+    char *contracts_dir;            // contracts loaded at start; "" = none
+    bool strict;                    // refuse to start when a contract is invalid
+    int64_t max_workers;            // worker threads for CPU-bound methods
+    bool enable_parallel_execution; // false: everything inline
+    int64_t batch_execution_threshold;  // batches this large or larger go to the pool
+    int64_t max_pending;            // contracts accepted and unfinished (OVERLOADED beyond)
+    int64_t compiled_cache_size;    // compiled contracts kept
+    int64_t compiled_cache_ttl_ms;
+    int64_t result_cache_size;      // results kept
+    int64_t result_cache_bytes;
+    int64_t result_cache_ttl_ms;
+    int64_t document_cache_count;   // documents kept
+    int64_t document_cache_bytes;
+    int64_t document_max_bytes;     // largest document accepted
+    double default_estimate_ms;     // plan estimate when nothing was measured
+    double target_batch_ms;         // the recommended batch size aims at batches this long
+    char *exec_allowed;             // programs `exec` may run (comma-separated); "" = exec disabled
 } fac_config_t;
 
 extern const ff_config_schema_t fac_config_schema;

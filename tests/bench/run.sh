@@ -58,6 +58,8 @@ if [ "${#targets[@]}" -eq 0 ]; then
     say "the 'tests' option is enabled and Criterion is found)"
     exit 1
 fi
+# The daemons too: benchmarks of the real binaries start them.
+targets+=(services/farfan-factory services/farfan-orchestrator services/farfan-sisas services/farfanctl)
 ninja -C "$builddir" "${targets[@]}" >/dev/null \
     || { ninja -C "$builddir" "${targets[@]}" | tail -40 >&2;
          say "build failed"; exit 1; }

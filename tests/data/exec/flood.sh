@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints forever (until killed).
+exec /usr/bin/yes '{"output": "endless"}'

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Valid, but without the execute bit: cannot be run.
+echo '{}'
