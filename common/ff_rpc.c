@@ -22,6 +22,8 @@ struct ff_rpc {
     ff_counter_t *unknown_type;         // requests with an unlisted type
     ff_counter_t *ignored;              // unsolicited replies, dropped unanswered
     ff_counter_t *by_type [S_TYPE_LABEL_MAX + 1];   // farfan_requests_total per type, lazily
+    ff_rpc_observer_fn *observer;       // sees every message first; NULL = none
+    void *observer_arg;
     zloop_t *loop;                      // for the backlog timer, borrowed; NULL = no backlog
     zlistx_t *backlog;                  // ff_reply_t * with replies waiting on a full peer queue
     int backlog_timer;                  // zloop timer id, -1 = none
@@ -194,6 +196,10 @@ ff_rpc_dispatch (ff_rpc_t *self)
     uint64_t started = ff_clock_mono_us ();
     uint32_t type = ff_msg_type (request);
     s_count_request (self, type);
+    if (self->observer && self->observer (self, request, rc, self->observer_arg)) {
+        ff_histogram_observe (self->duration, (double) (ff_clock_mono_us () - started) / 1e6);
+        return 0;
+    }
     if (type == FARFAN__MESSAGE_TYPE__ERROR || ff_msg_status_code (request) != 0) {
         //  A reply is never answered, so two peers can never bounce errors
         //  at each other; it has no business on a request socket: counted.
@@ -504,6 +510,13 @@ zsock_t *
 ff_rpc_socket (ff_rpc_t *self)
 {
     return self->sock;
+}
+
+void
+ff_rpc_set_observer (ff_rpc_t *self, ff_rpc_observer_fn *observer, void *arg)
+{
+    self->observer = observer;
+    self->observer_arg = arg;
 }
 
 void

@@ -110,6 +110,16 @@ void
 size_t
     ff_rpc_backlog (ff_rpc_t *self);
 
+//  Sees every message the rpc receives before it is dispatched: decode_rc
+//  is ff_msg_recv's (0 decoded, -2 malformed). Returns true when it took
+//  the message (the rpc then neither dispatches nor answers it). Used where
+//  a socket carries replies as well as requests (the worker link) and to
+//  count any traffic as a heartbeat.
+typedef bool (ff_rpc_observer_fn) (ff_rpc_t *rpc, const ff_msg_t *msg, int decode_rc, void *arg);
+
+void
+    ff_rpc_set_observer (ff_rpc_t *self, ff_rpc_observer_fn *observer, void *arg);
+
 //  The socket this rpc serves. Borrowed.
 zsock_t *
     ff_rpc_socket (ff_rpc_t *self);

@@ -178,7 +178,8 @@ ff_service_socket (ff_service_t *self, const char *name, int type,
 }
 
 ff_publisher_t *
-ff_service_publisher (ff_service_t *self, const char *endpoint, char *err, size_t err_size)
+ff_service_publisher (ff_service_t *self, const char *endpoint, const char *control_endpoint,
+                      char *err, size_t err_size)
 {
     if (self->publisher)
         return self->publisher;
@@ -189,6 +190,7 @@ ff_service_publisher (ff_service_t *self, const char *endpoint, char *err, size_
         .source = source,
         .sndhwm = (int) self->config.hwm,
         .max_msg_size = (size_t) self->config.max_msg_size,
+        .control_endpoint = control_endpoint,
     };
     char reason [256];
     self->publisher = ff_publisher_new (&options, self->metrics, reason, sizeof reason);

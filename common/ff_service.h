@@ -84,12 +84,14 @@ zsock_t *
                        char *err, size_t err_size);
 
 //  Creates the service's signal publisher to SISAS's ingest `endpoint`,
-//  with source "<service>/<instance id>" and the service's limits. The
-//  publisher belongs to the service (one per service; a second call
-//  returns the first). NULL with the reason in err.
+//  with source "<service>/<instance id>" and the service's limits; when
+//  control_endpoint (SISAS's delivery socket) is not empty, it also obeys
+//  SISAS's THROTTLE / BACKPRESSURE heard there. The publisher belongs to
+//  the service (one per service; a second call returns the first). NULL
+//  with the reason in err.
 ff_publisher_t *
     ff_service_publisher (ff_service_t *self, const char *endpoint,
-                          char *err, size_t err_size);
+                          const char *control_endpoint, char *err, size_t err_size);
 
 //  Serves requests on sock through routes (see ff_rpc); service is passed
 //  to the handlers. The rpc belongs to the service. NULL on failure.

@@ -6,6 +6,8 @@
 #include "ff_log.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -31,6 +33,7 @@ ff_test_assert_no_leaks (void)
 
 struct ff_test_service {
     zactor_t *actor;                        // the service
+    char *data_dir;                         // orchestrator: its own store, removed at stop
     const ff_config_schema_t *schema;       // to free config
     void *config;                           // loaded settings
     char *endpoints [S_SOCKETS_MAX];        // connectable forms, by socket
@@ -112,6 +115,14 @@ ff_test_service_start (const char *name, ...)
     argv [argc++] = "-1";
     argv [argc++] = "--log-level";
     argv [argc++] = "warn";
+    char *data_dir = NULL;
+    if (streq (name, "orchestrator")) {
+        //  Its own store, unless the test names one.
+        data_dir = strdup ("/tmp/farfan-orchestrator-test-XXXXXX");
+        cr_assert_not_null (mkdtemp (data_dir));
+        argv [argc++] = "--data-dir";
+        argv [argc++] = data_dir;
+    }
     va_list args;
     va_start (args, name);
     const char *extra;
@@ -121,6 +132,7 @@ ff_test_service_start (const char *name, ...)
 
     ff_log_init (name, FF_LOG_WARN);
     ff_test_service_t *self = (ff_test_service_t *) zmalloc (sizeof (ff_test_service_t));
+    self->data_dir = data_dir;
     self->schema = kind->schema;
     self->config = zmalloc (kind->config_size);
     char err [512] = "";
@@ -152,8 +164,33 @@ ff_test_service_stop (ff_test_service_t **self_p)
         zstr_free (&self->endpoints [i]);
     ff_config_free (self->schema, self->config);
     free (self->config);
+    if (self->data_dir) {
+        ff_test_remove_dir (self->data_dir);
+        free (self->data_dir);
+    }
     free (self);
     *self_p = NULL;
+}
+
+void
+ff_test_remove_dir (const char *path)
+{
+    DIR *dir = opendir (path);
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir))) {
+        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
+            continue;
+        char child [1024];
+        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+        struct stat info;
+        if (lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
+            ff_test_remove_dir (child);
+        else
+            unlink (child);
+    }
+    if (dir)
+        closedir (dir);
+    rmdir (path);
 }
 
 const char *

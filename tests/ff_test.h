@@ -44,6 +44,10 @@ typedef struct ff_test_service ff_test_service_t;
 ff_test_service_t *
     ff_test_service_start (const char *name, ...);
 
+//  Removes a directory and everything in it (test scratch space).
+void
+    ff_test_remove_dir (const char *path);
+
 //  $TERM to the actor, waits for it; nulls *self_p.
 void
     ff_test_service_stop (ff_test_service_t **self_p);

@@ -48,6 +48,15 @@ s_start (const s_daemon_t *daemon, char *endpoint, size_t endpoint_size)
     argv [argc++] = "-1";
     argv [argc++] = "--http-address";
     argv [argc++] = "127.0.0.1";
+    //  An orchestrator's store goes to scratch space of its own (left for
+    //  the system's /tmp cleaning: the daemon may outlive this call).
+    static char data_dir [64];
+    if (streq (daemon->name, "orchestrator")) {
+        snprintf (data_dir, sizeof data_dir, "/tmp/farfan-daemon-test-XXXXXX");
+        cr_assert_not_null (mkdtemp (data_dir));
+        argv [argc++] = "--data-dir";
+        argv [argc++] = data_dir;
+    }
     argv [argc] = NULL;
     ff_test_process_t *process = ff_test_spawn (s_program (daemon->program), argv, NULL);
     char needle [64];

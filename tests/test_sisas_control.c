@@ -274,3 +274,22 @@ FF_TEST (sisas_control, bad_settings_stop_the_start)
     unsetenv ("FARFAN_SISAS_RATE_LIMIT");
     ff_config_free (&sis_config_schema, &config);
 }
+
+//  The daemon itself: a bad combination ends with exit 2 and the key named.
+FF_TEST (sisas_control, the_daemon_refuses_bad_combinations_with_exit_2)
+{
+    char program [512];
+    ff_test_build_path ("services/farfan-sisas", program, sizeof program);
+    char *argv [] = { program, "--backpressure-threshold", "20000", "--http-port", "0", NULL };
+    ff_test_process_t *process = ff_test_spawn (program, argv, NULL);
+    cr_assert_eq (ff_test_process_wait_exit (process, 10000), 2);
+    cr_assert (strstr (ff_test_process_stderr (process),
+                       "backpressure_threshold: 20000 exceeds max_pending 10000"), "%s",
+               ff_test_process_stderr (process));
+    ff_test_process_destroy (&process);
+    char *method [] = { program, "--fusion-method", "median", NULL };
+    process = ff_test_spawn (program, method, NULL);
+    cr_assert_eq (ff_test_process_wait_exit (process, 10000), 2);
+    cr_assert (strstr (ff_test_process_stderr (process), "fusion_method"));
+    ff_test_process_destroy (&process);
+}

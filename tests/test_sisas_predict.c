@@ -204,6 +204,16 @@ FF_TEST (sisas_predict, service_learns_from_phase_signals_and_presizes_fusion)
     cr_assert_eq (health->prediction->active_runs, 1, "run-3 is in P02");
     s_assert_identity (health->stats);
     s_health_free (&health);
+    //  The error is a metric too (refreshed every tick).
+    int64_t deadline = zclock_mono () + FF_TEST_TIMEOUT_MS;
+    double mape = NAN;
+    while (!(fabs (mape - 10.0) < 1e-9) && zclock_mono () < deadline) {
+        int status = 0;
+        char *page = ff_test_http_get (ff_test_service_http_port (bus.service), "/metrics", &status);
+        mape = ff_test_metric (page, "farfan_sisas_prediction_mape");
+        free (page);
+    }
+    cr_assert_float_eq (mape, 10.0, 1e-9);
     //  A phase without history answers with zero confidence.
     request.phase = "P07";
     reply = ff_test_request (bus.dealer, FARFAN__MESSAGE_TYPE__SISAS_PREDICT, &request.base);

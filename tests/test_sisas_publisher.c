@@ -238,7 +238,7 @@ FF_TEST (sisas_publisher, malformed_control_messages_are_counted_and_ignored)
     s_fake_stop (&fake);
 }
 
-FF_TEST (sisas_publisher, bad_backpressure_factor_is_refused)
+FF_TEST (sisas_publisher, bad_feedback_options_are_refused)
 {
     ff_publisher_options_t options = { .endpoint = ">tcp://127.0.0.1:9", .source = "s",
                                        .sndhwm = 10, .max_msg_size = 1024,
@@ -247,6 +247,10 @@ FF_TEST (sisas_publisher, bad_backpressure_factor_is_refused)
     cr_assert_null (ff_publisher_new (&options, NULL, err, sizeof err));
     cr_assert (strstr (err, "backpressure_factor"), "%s", err);
     options.backpressure_factor = 0.25;
+    options.linger_ms = -1;
+    cr_assert_null (ff_publisher_new (&options, NULL, err, sizeof err));
+    cr_assert (strstr (err, "linger_ms"), "%s", err);
+    options.linger_ms = 0;
     options.control_endpoint = "not an endpoint";
     cr_assert_null (ff_publisher_new (&options, NULL, err, sizeof err));
     cr_assert (strstr (err, "connect"), "%s", err);

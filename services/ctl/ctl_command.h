@@ -46,5 +46,20 @@ int
     ctl_sisas (int argc, char **argv);
 int
     ctl_signals (int argc, char **argv);
+//  The orchestrator's client API (ctl_run.c).
+int
+    ctl_run (int argc, char **argv);
+int
+    ctl_status (int argc, char **argv);
+int
+    ctl_results (int argc, char **argv);
+int
+    ctl_report (int argc, char **argv);
+int
+    ctl_cancel (int argc, char **argv);
+int
+    ctl_runs (int argc, char **argv);
+int
+    ctl_factories (int argc, char **argv);
 
 #endif

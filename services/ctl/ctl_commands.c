@@ -18,5 +18,21 @@ const ctl_command_t ctl_commands [] = {
       "      [--endpoint E] [--json] | tail [--topic PREFIX] [--count N] [--endpoint E] [--json]",
       "publish signals to SISAS, or watch the delivered stream (farfanctl signals --help)",
       ctl_signals },
+    { "run", "FILE [--phases P02-P03] [--deadline S [--strict-deadline]] [--budget N]\n"
+      "      [--params JSON] [--name NAME] [--path] [--wait | --no-wait] [--endpoint E] [--json]",
+      "submit a document (text or PDF) to the orchestrator; print the run id, or watch\n"
+      "      it with a progress bar per phase and a summary (farfanctl run --help)", ctl_run },
+    { "status", "RUN [--wait] [--endpoint E] [--json]",
+      "a run's state, phases, conflicts, warnings and failures; --wait watches it", ctl_status },
+    { "results", "RUN [--phase P] [--contract ID] [--endpoint E] [--json]",
+      "a run's contract results", ctl_results },
+    { "report", "RUN [--format json|markdown|html] [--out FILE] [--endpoint E] [--json]",
+      "a run's report", ctl_report },
+    { "cancel", "RUN [--endpoint E] [--json]", "cancel a run", ctl_cancel },
+    { "runs", "[--limit N] [--endpoint E] [--json]", "the orchestrator's runs, most recent first",
+      ctl_runs },
+    { "factories", "[--endpoint E] [--json]",
+      "the factories registered with the orchestrator: capabilities, load, metrics",
+      ctl_factories },
     { NULL, NULL, NULL, NULL },
 };

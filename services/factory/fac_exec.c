@@ -68,6 +68,7 @@ struct fac_exec {
     int out_fd;                     // our end of stdout; -1 once closed
     int err_fd;                     // our end of stderr; -1 once closed
     bool pidfd_polled;              // pidfd is a poller (until exit is seen)
+    bool raw_output;                // stdout is text, not a JSON object
     char *input;                    // copy of the input; NULL once stdin is closed
     size_t input_size;
     size_t input_sent;              // bytes written so far
@@ -412,6 +413,12 @@ s_json_type_name (const json_t *value)
 static json_t *
 s_parse_output (fac_exec_t *self)
 {
+    if (self->raw_output) {
+        json_t *text = json_stringn (self->out ? self->out : "", self->out_size);
+        if (!text)
+            s_reasonf (self, "program printed text that is not valid UTF-8");
+        return text;
+    }
     size_t at = 0;
     while (at < self->out_size && strchr (" \t\r\n", self->out [at]) && self->out [at])
         at++;
@@ -882,6 +889,7 @@ fac_exec_start (zloop_t *loop, const fac_exec_options_t *options,
     self->pidfd = self->in_fd = self->out_fd = self->err_fd = -1;
     self->timeout_timer = self->kill_timer = self->drain_timer = self->start_failed_timer = -1;
     self->output_cap = options->output_cap;
+    self->raw_output = options->raw_output;
     self->timeout_ms = options->timeout_ms;
     self->grace_ms = options->kill_grace_ms ? options->kill_grace_ms : S_GRACE_DEFAULT_MS;
     self->started_us = ff_clock_mono_us ();

@@ -81,6 +81,8 @@ typedef struct {
     size_t output_cap;          // most bytes accepted on stdout, 1..SIZE_MAX/2 (stderr keeps its last 4 KiB)
     uint32_t kill_grace_ms;     // SIGTERM -> SIGKILL delay at timeout, and the drain allowed
                                 //   after exit (0 = 200)
+    bool raw_output;            // stdout is any UTF-8 text, handed back as a JSON string
+                                //   (for converters such as pdftotext), not one JSON object
 } fac_exec_options_t;
 
 //  Starts the program. Returns a handle, or NULL when the options are

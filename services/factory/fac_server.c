@@ -7,6 +7,7 @@
 #include "fac_server.h"
 #include "fac_contract.h"
 #include "fac_engine.h"
+#include "fac_link.h"
 #include "fac_method.h"
 #include "fac_plan.h"
 #include "ff_clock.h"
@@ -21,8 +22,19 @@ static const ff_config_key_t s_keys [] = {
       "@tcp://*:5560", 1, 0, "direct API (ROUTER) for farfanctl and direct clients" },
     { "orchestrator_endpoint", FF_CONFIG_ENDPOINT, offsetof (fac_config_t, orchestrator_endpoint),
       ">tcp://127.0.0.1:5551", 0, 0, "orchestrator worker API to register with (empty = standalone)" },
+    { "heartbeat_ms", FF_CONFIG_INT, offsetof (fac_config_t, heartbeat_ms),
+      "1000", 10, 3600000, "heartbeat interval to the orchestrator until its WELCOME names one" },
+    { "liveness", FF_CONFIG_INT, offsetof (fac_config_t, liveness),
+      "3", 1, 1000, "missed intervals before the orchestrator is taken for gone (until WELCOME names it)" },
+    { "reconnect_ms", FF_CONFIG_INT, offsetof (fac_config_t, reconnect_ms),
+      "100", 1, 3600000, "first delay of READY retries and reconnects to the orchestrator (doubles)" },
+    { "reconnect_max_ms", FF_CONFIG_INT, offsetof (fac_config_t, reconnect_max_ms),
+      "5000", 1, 3600000, "longest delay between READY retries and reconnects to the orchestrator" },
     { "sisas_endpoint", FF_CONFIG_ENDPOINT, offsetof (fac_config_t, sisas_endpoint),
       ">tcp://127.0.0.1:5570", 0, 0, "SISAS ingest to publish signals to (empty = off)" },
+    { "sisas_control_endpoint", FF_CONFIG_ENDPOINT, offsetof (fac_config_t, sisas_control_endpoint),
+      ">tcp://127.0.0.1:5571", 0, 0, "SISAS delivery socket whose THROTTLE / BACKPRESSURE the "
+      "signal publisher obeys (empty = ignore them)" },
     { "contracts_dir", FF_CONFIG_STRING, offsetof (fac_config_t, contracts_dir),
       "", 0, 0, "directory of contract JSON files loaded at start (empty = none)" },
     { "strict", FF_CONFIG_BOOL, offsetof (fac_config_t, strict),
@@ -92,6 +104,7 @@ struct fac_server {
     uint64_t plan_sequence;         // makes plan ids unique
     ff_gauge_t *invalid_gauge;      // farfan_contracts_invalid
     ff_gauge_t *loaded_gauge;       // farfan_contracts_loaded
+    fac_link_t *link;               // registration with the orchestrator; NULL standalone
 };
 
 //  ---------------------------------------------------------------------
@@ -820,6 +833,26 @@ s_load_contracts (fac_server_t *self, const fac_config_t *config, char *err, siz
     return 0;
 }
 
+//  The orchestrator link's view of the factory (fac_link callbacks).
+static void
+s_link_capabilities (Farfan__Capabilities *caps, void *arg)
+{
+    s_capabilities ((fac_server_t *) arg, caps);
+}
+
+static void
+s_link_capabilities_free (Farfan__Capabilities *caps, void *arg)
+{
+    (void) arg;
+    s_capabilities_free (caps);
+}
+
+static uint32_t
+s_link_in_flight (void *arg)
+{
+    return (uint32_t) fac_engine_pending (((fac_server_t *) arg)->engine);
+}
+
 fac_server_t *
 fac_server_new (const fac_config_t *config, char *err, size_t err_size)
 {
@@ -871,14 +904,32 @@ fac_server_new (const fac_config_t *config, char *err, size_t err_size)
     if (!direct || !ff_service_serve (self->service, direct, "direct", s_routes, self))
         goto failed;
     if (*config->orchestrator_endpoint) {
+        //  Created unattached: fac_link sets the reconnect options (which
+        //  only apply to later connections), then connects.
         zsock_t *link = ff_service_socket (self->service, "orchestrator", ZMQ_DEALER,
-                                           config->orchestrator_endpoint, false, err, err_size);
-        if (!link || !ff_service_serve (self->service, link, "orchestrator", s_routes, self))
+                                           "", false, err, err_size);
+        ff_rpc_t *link_rpc = link ? ff_service_serve (self->service, link, "orchestrator",
+                                                      s_routes, self) : NULL;
+        if (!link_rpc)
+            goto failed;
+        fac_link_options_t link_options = {
+            .heartbeat_ms = (uint64_t) config->heartbeat_ms,
+            .liveness = (uint32_t) config->liveness,
+            .reconnect_ms = (uint64_t) config->reconnect_ms,
+            .reconnect_max_ms = (uint64_t) config->reconnect_max_ms,
+            .capabilities = s_link_capabilities,
+            .capabilities_free = s_link_capabilities_free,
+            .in_flight = s_link_in_flight,
+            .arg = self,
+        };
+        self->link = fac_link_new (self->service, link_rpc, config->orchestrator_endpoint,
+                                   &link_options, err, err_size);
+        if (!self->link)
             goto failed;
     }
     if (*config->sisas_endpoint) {
         self->publisher = ff_service_publisher (self->service, config->sisas_endpoint,
-                                                err, err_size);
+                                                config->sisas_control_endpoint, err, err_size);
         if (!self->publisher)
             goto failed;
     }
@@ -895,6 +946,8 @@ fac_server_destroy (fac_server_t **self_p)
 {
     if (self_p && *self_p) {
         fac_server_t *self = *self_p;
+        //  The link first: its DISCONNECT needs the socket.
+        fac_link_destroy (&self->link);
         //  The engine first: it cancels timers and programs in the
         //  service's loop, which must still exist.
         fac_engine_destroy (&self->engine);

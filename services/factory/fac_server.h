@@ -23,7 +23,12 @@ typedef struct {
     ff_service_config_t service;    // settings every service has
     char *endpoint;                 // direct API (ROUTER)
     char *orchestrator_endpoint;    // worker link to the orchestrator; "" = standalone
+    int64_t heartbeat_ms;           // link heartbeat interval until WELCOME names one
+    int64_t liveness;               // missed intervals before the orchestrator is taken for gone
+    int64_t reconnect_ms;           // first READY retry / reconnect delay (doubles)
+    int64_t reconnect_max_ms;       // longest READY retry / reconnect delay
     char *sisas_endpoint;           // SISAS ingest for signals; "" = off
+    char *sisas_control_endpoint;   // SISAS delivery, for THROTTLE / BACKPRESSURE; "" = ignore
     char *contracts_dir;            // contracts loaded at start; "" = none
     bool strict;                    // refuse to start when a contract is invalid
     int64_t max_workers;            // worker threads for CPU-bound methods

@@ -1,6 +1,14 @@
 #include "orc_server.h"
+#include "fac_contract.h"
+#include "ff_clock.h"
+#include "ff_log.h"
+#include "orc_engine.h"
+#include "orc_registry.h"
+#include "orc_store.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 static const ff_config_key_t s_keys [] = {
     FF_SERVICE_CONFIG_KEYS (orc_config_t, service, "9550"),
@@ -8,8 +16,37 @@ static const ff_config_key_t s_keys [] = {
       "@tcp://*:5550", 1, 0, "client API (ROUTER) for farfanctl and other services" },
     { "worker_endpoint", FF_CONFIG_ENDPOINT, offsetof (orc_config_t, worker_endpoint),
       "@tcp://*:5551", 1, 0, "worker API (ROUTER) factories connect and register to" },
+    { "heartbeat_ms", FF_CONFIG_INT, offsetof (orc_config_t, heartbeat_ms),
+      "1000", 10, 3600000, "heartbeat interval on the worker API, both ways (factories adopt it)" },
+    { "liveness", FF_CONFIG_INT, offsetof (orc_config_t, liveness),
+      "3", 1, 1000, "missed heartbeat intervals before a factory is given up on" },
+    { "max_factories", FF_CONFIG_INT, offsetof (orc_config_t, max_factories),
+      "1024", 1, 1000000, "factories registered at once (READY beyond is refused OVERLOADED)" },
     { "sisas_endpoint", FF_CONFIG_ENDPOINT, offsetof (orc_config_t, sisas_endpoint),
       ">tcp://127.0.0.1:5570", 0, 0, "SISAS ingest to publish signals to (empty = off)" },
+    { "sisas_control_endpoint", FF_CONFIG_ENDPOINT, offsetof (orc_config_t, sisas_control_endpoint),
+      ">tcp://127.0.0.1:5571", 0, 0, "SISAS delivery socket whose THROTTLE / BACKPRESSURE the "
+      "signal publisher obeys (empty = ignore them)" },
+    { "data_dir", FF_CONFIG_STRING, offsetof (orc_config_t, data_dir),
+      "farfan-data", 1, 0, "directory of the durable store (orchestrator.db, SQLite WAL)" },
+    { "contracts_dir", FF_CONFIG_STRING, offsetof (orc_config_t, contracts_dir),
+      "", 0, 0, "directory of the contract set runs use (empty = none: every phase is skipped)" },
+    { "retries", FF_CONFIG_INT, offsetof (orc_config_t, retries),
+      "2", 0, 100, "extra attempts of a failed contract, on another factory when there is one" },
+    { "align_timeout_ms", FF_CONFIG_INT, offsetof (orc_config_t, align_timeout_ms),
+      "5000", 1, 3600000, "SYNC / PLAN answers waited for before a phase starts without them" },
+    { "watch_interval_ms", FF_CONFIG_INT, offsetof (orc_config_t, watch_interval_ms),
+      "200", 1, 3600000, "least time between two PROGRESS messages of a run" },
+    { "default_batch_size", FF_CONFIG_INT, offsetof (orc_config_t, default_batch_size),
+      "32", 1, 100000, "contracts per EXECUTE when a factory recommends none" },
+    { "pdftotext", FF_CONFIG_STRING, offsetof (orc_config_t, pdftotext),
+      "/usr/bin/pdftotext", 1, 0, "PDF to text converter (poppler)" },
+    { "convert_timeout_ms", FF_CONFIG_INT, offsetof (orc_config_t, convert_timeout_ms),
+      "120000", 1, 3600000, "time limit of a PDF conversion" },
+    { "document_max_bytes", FF_CONFIG_INT, offsetof (orc_config_t, document_max_bytes),
+      "67108864", 1, 1099511627776.0, "largest document accepted (file and text), bytes" },
+    { "snapshot_interval_ms", FF_CONFIG_INT, offsetof (orc_config_t, snapshot_interval_ms),
+      "30000", 0, 86400000, "how often every factory's snapshot is taken and stored (0 = never)" },
 };
 
 const ff_config_schema_t orc_config_schema = {
@@ -23,12 +60,287 @@ const ff_config_schema_t orc_config_schema = {
 struct orc_server {
     ff_service_t *service;          // identity, metrics, HTTP, loop, sockets
     ff_publisher_t *publisher;      // signals to SISAS (the service's); NULL when off
+    orc_registry_t *registry;       // factories registered on the worker socket
+    orc_store_t *store;             // runs, results, snapshots
+    fac_contract_set_t *contracts;  // what runs execute
+    fac_load_report_t report;       // invalid contract definitions
+    orc_engine_t *engine;           // runs
+    uint64_t snapshot_sequence;     // correlation ids of SNAPSHOT requests
 };
+
+//  Decodes the body as `descriptor`; replies MALFORMED and returns NULL
+//  when it does not decode.
+static ProtobufCMessage *
+s_unpack (ff_rpc_t *rpc, const ff_msg_t *request, const ProtobufCMessageDescriptor *descriptor)
+{
+    ProtobufCMessage *body = protobuf_c_message_unpack (descriptor, NULL, ff_msg_body_size (request),
+                                                        ff_msg_body_data (request));
+    if (!body)
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__MALFORMED,
+                            "%s body is not a valid %s message",
+                            ff_msg_type_name (ff_msg_type (request)), descriptor->short_name);
+    return body;
+}
+
+static void
+s_handle_submit (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__SubmitRun *submit = (Farfan__SubmitRun *) s_unpack (rpc, request, &farfan__submit_run__descriptor);
+    if (!submit)
+        return;
+    orc_engine_submit (self->engine, submit, ff_rpc_defer (rpc, request));
+    farfan__submit_run__free_unpacked (submit, NULL);
+}
+
+static void
+s_handle_status (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__RunRef *ref = (Farfan__RunRef *) s_unpack (rpc, request, &farfan__run_ref__descriptor);
+    if (!ref)
+        return;
+    Farfan__RunStatus status;
+    if (orc_engine_status (self->engine, ref->run_id, &status) == 0) {
+        ff_rpc_reply (rpc, request, FARFAN__MESSAGE_TYPE__RUN_STATUS, &status.base);
+        orc_engine_status_free (&status);
+    }
+    else
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__NOT_FOUND, "no run %s", ref->run_id);
+    farfan__run_ref__free_unpacked (ref, NULL);
+}
+
+static void
+s_handle_watch (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__RunRef *ref = (Farfan__RunRef *) s_unpack (rpc, request, &farfan__run_ref__descriptor);
+    if (!ref)
+        return;
+    orc_engine_watch (self->engine, ref->run_id, ff_rpc_defer (rpc, request));
+    farfan__run_ref__free_unpacked (ref, NULL);
+}
+
+static void
+s_handle_results (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__ResultsRequest *results = (Farfan__ResultsRequest *)
+        s_unpack (rpc, request, &farfan__results_request__descriptor);
+    if (!results)
+        return;
+    orc_engine_results (self->engine, results, rpc, request);
+    farfan__results_request__free_unpacked (results, NULL);
+}
+
+static void
+s_handle_report (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__ReportRequest *report = (Farfan__ReportRequest *)
+        s_unpack (rpc, request, &farfan__report_request__descriptor);
+    if (!report)
+        return;
+    orc_engine_report (self->engine, report, rpc, request);
+    farfan__report_request__free_unpacked (report, NULL);
+}
+
+static void
+s_handle_cancel (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__RunRef *ref = (Farfan__RunRef *) s_unpack (rpc, request, &farfan__run_ref__descriptor);
+    if (!ref)
+        return;
+    int rc = orc_engine_cancel (self->engine, ref->run_id);
+    Farfan__RunStatus status;
+    if (rc >= 0 && orc_engine_status (self->engine, ref->run_id, &status) == 0) {
+        ff_rpc_reply (rpc, request, FARFAN__MESSAGE_TYPE__CANCELLED, &status.base);
+        orc_engine_status_free (&status);
+    }
+    else
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__NOT_FOUND, "no run %s", ref->run_id);
+    farfan__run_ref__free_unpacked (ref, NULL);
+}
+
+static void
+s_handle_list (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__ListRequest *list_request = (Farfan__ListRequest *)
+        s_unpack (rpc, request, &farfan__list_request__descriptor);
+    if (!list_request)
+        return;
+    Farfan__RunList list;
+    orc_engine_list (self->engine, list_request->limit, &list);
+    ff_rpc_reply (rpc, request, FARFAN__MESSAGE_TYPE__RUN_LIST, &list.base);
+    orc_engine_list_free (&list);
+    farfan__list_request__free_unpacked (list_request, NULL);
+}
+
+typedef struct {
+    orc_server_t *server;
+    Farfan__FactoryList *list;
+    size_t capacity;
+} s_factories_t;
+
+static void
+s_list_factory (orc_factory_t *factory, void *arg)
+{
+    s_factories_t *context = (s_factories_t *) arg;
+    if (context->list->n_factories == context->capacity)
+        return;
+    Farfan__FactoryInfo *info = (Farfan__FactoryInfo *) zmalloc (sizeof (Farfan__FactoryInfo));
+    farfan__factory_info__init (info);
+    info->instance_id = (char *) orc_factory_id (factory);
+    info->capabilities = (Farfan__Capabilities *) orc_factory_capabilities (factory);
+    orc_engine_factory_load (context->server->engine, orc_factory_id (factory),
+                             &info->in_flight, &info->in_flight_cap);
+    info->registered_at_us = orc_factory_registered_at_us (factory);
+    info->last_heard_us = orc_factory_last_heard_us (factory);
+    context->list->factories [context->list->n_factories++] = info;
+}
+
+static void
+s_handle_factories (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
+{
+    orc_server_t *self = (orc_server_t *) service;
+    Farfan__FactoryList list = FARFAN__FACTORY_LIST__INIT;
+    size_t capacity = orc_registry_size (self->registry);
+    list.factories = (Farfan__FactoryInfo **) calloc (capacity ? capacity : 1, sizeof (void *));
+    s_factories_t context = { self, &list, list.factories ? capacity : 0 };
+    orc_registry_foreach (self->registry, s_list_factory, &context);
+    ff_rpc_reply (rpc, request, FARFAN__MESSAGE_TYPE__FACTORY_LIST, &list.base);
+    for (size_t i = 0; i < list.n_factories; i++)
+        free (list.factories [i]);
+    free (list.factories);
+}
 
 //  Client API message types beyond PING (answered by ff_rpc).
 static const ff_rpc_route_t s_client_routes [] = {
+    { FARFAN__MESSAGE_TYPE__SUBMIT, s_handle_submit },
+    { FARFAN__MESSAGE_TYPE__STATUS, s_handle_status },
+    { FARFAN__MESSAGE_TYPE__WATCH, s_handle_watch },
+    { FARFAN__MESSAGE_TYPE__RESULTS, s_handle_results },
+    { FARFAN__MESSAGE_TYPE__REPORT, s_handle_report },
+    { FARFAN__MESSAGE_TYPE__CANCEL, s_handle_cancel },
+    { FARFAN__MESSAGE_TYPE__LIST, s_handle_list },
+    { FARFAN__MESSAGE_TYPE__FACTORIES, s_handle_factories },
     { 0, NULL },
 };
+
+//  ---------------------------------------------------------------------
+//  The registry's callbacks: factories come and go, replies go to the engine
+
+static int
+s_send_to_factory (void *arg, const char *factory_id, uint32_t type, const char *correlation_id,
+                   const ProtobufCMessage *body)
+{
+    orc_server_t *self = (orc_server_t *) arg;
+    orc_factory_t *factory = orc_registry_lookup (self->registry, factory_id);
+    return factory ? orc_registry_send (self->registry, factory, type, correlation_id, body) : -1;
+}
+
+static bool
+s_snapshot_follows (orc_registry_t *registry, orc_factory_t *factory, void *arg)
+{
+    (void) registry;
+    orc_server_t *self = (orc_server_t *) arg;
+    uint64_t taken = 0;
+    uint8_t *packed = NULL;
+    size_t size = 0;
+    int found = orc_store_snapshot_get (self->store, orc_factory_id (factory), &taken, &packed, &size);
+    free (packed);
+    return found == 1;
+}
+
+static void
+s_on_ready (orc_registry_t *registry, orc_factory_t *factory, void *arg)
+{
+    orc_server_t *self = (orc_server_t *) arg;
+    //  Its last snapshot goes back first: the duration model and prewarm.
+    uint64_t taken = 0;
+    uint8_t *packed = NULL;
+    size_t size = 0;
+    if (orc_store_snapshot_get (self->store, orc_factory_id (factory), &taken, &packed, &size) == 1) {
+        Farfan__Snapshot *snapshot = farfan__snapshot__unpack (NULL, size, packed);
+        if (snapshot) {
+            char correlation_id [96];
+            snprintf (correlation_id, sizeof correlation_id, "%s-restore-%llu",
+                      ff_service_info (self->service)->instance_id,
+                      (unsigned long long) ++self->snapshot_sequence);
+            orc_registry_send (registry, factory, FARFAN__MESSAGE_TYPE__RESTORE, correlation_id,
+                               &snapshot->base);
+            farfan__snapshot__free_unpacked (snapshot, NULL);
+        }
+    }
+    free (packed);
+    orc_engine_factory_ready (self->engine, orc_factory_id (factory));
+}
+
+static void
+s_on_expired (orc_registry_t *registry, orc_factory_t *factory, orc_factory_end_t reason, void *arg)
+{
+    (void) registry;
+    orc_server_t *self = (orc_server_t *) arg;
+    char why [64];
+    snprintf (why, sizeof why, "%s", orc_factory_end_name (reason));
+    orc_engine_factory_gone (self->engine, orc_factory_id (factory), why);
+}
+
+static void
+s_on_reply (orc_registry_t *registry, orc_factory_t *factory, const ff_msg_t *msg, void *arg)
+{
+    (void) registry;
+    orc_server_t *self = (orc_server_t *) arg;
+    uint32_t type = ff_msg_type (msg);
+    if (type == FARFAN__MESSAGE_TYPE__SNAPSHOT_REPLY) {
+        if (orc_store_snapshot_put (self->store, orc_factory_id (factory), ff_clock_wall_us (),
+                                    ff_msg_body_data (msg), ff_msg_body_size (msg)) != 0)
+            ff_log_warn ("cannot store the snapshot of %s: %s", orc_factory_id (factory),
+                         orc_store_error (self->store));
+        return;
+    }
+    if (type == FARFAN__MESSAGE_TYPE__RESTORE_REPLY)
+        return;
+    orc_engine_reply (self->engine, orc_factory_id (factory), msg);
+}
+
+static void
+s_request_snapshot (orc_factory_t *factory, void *arg)
+{
+    orc_server_t *self = (orc_server_t *) arg;
+    char correlation_id [96];
+    snprintf (correlation_id, sizeof correlation_id, "%s-snapshot-%llu",
+              ff_service_info (self->service)->instance_id,
+              (unsigned long long) ++self->snapshot_sequence);
+    Farfan__SnapshotRequest request = FARFAN__SNAPSHOT_REQUEST__INIT;
+    orc_registry_send (self->registry, factory, FARFAN__MESSAGE_TYPE__SNAPSHOT, correlation_id,
+                       &request.base);
+}
+
+static int
+s_snapshot_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    orc_server_t *self = (orc_server_t *) arg;
+    orc_registry_foreach (self->registry, s_request_snapshot, self);
+    return 0;
+}
+
+//  Opens the store in data_dir, creating the directory when absent.
+static orc_store_t *
+s_open_store (const char *data_dir, char *err, size_t err_size)
+{
+    if (mkdir (data_dir, 0750) != 0 && errno != EEXIST) {
+        snprintf (err, err_size, "data_dir %s: %s", data_dir, strerror (errno));
+        return NULL;
+    }
+    char path [1024];
+    snprintf (path, sizeof path, "%s/orchestrator.db", data_dir);
+    return orc_store_open (path, err, err_size);
+}
 
 //  Worker API message types beyond PING.
 static const ff_rpc_route_t s_worker_routes [] = {
@@ -48,14 +360,77 @@ orc_server_new (const orc_config_t *config, char *err, size_t err_size)
         goto failed;
     zsock_t *worker = ff_service_socket (self->service, "worker", ZMQ_ROUTER,
                                          config->worker_endpoint, true, err, err_size);
-    if (!worker || !ff_service_serve (self->service, worker, "worker", s_worker_routes, self))
+    ff_rpc_t *worker_rpc = worker ? ff_service_serve (self->service, worker, "worker",
+                                                      s_worker_routes, self) : NULL;
+    if (!worker_rpc)
         goto failed;
     if (*config->sisas_endpoint) {
         self->publisher = ff_service_publisher (self->service, config->sisas_endpoint,
-                                                err, err_size);
+                                                config->sisas_control_endpoint, err, err_size);
         if (!self->publisher)
             goto failed;
     }
+    self->store = s_open_store (config->data_dir, err, err_size);
+    if (!self->store)
+        goto failed;
+    //  The contract set: what is invalid is logged and left out.
+    fac_load_report_init (&self->report, 64);
+    //  exec's allow-list is each factory's business: the orchestrator
+    //  accepts any absolute program, a factory refuses what it does not allow.
+    static const char *const any_program [] = { "/" };
+    static const fac_method_env_t env = { any_program, 1 };
+    self->contracts = fac_contract_set_new (&env);
+    if (*config->contracts_dir) {
+        int loaded = fac_contract_set_load_dir (self->contracts, config->contracts_dir, &self->report);
+        if (loaded < 0) {
+            snprintf (err, err_size, "contracts_dir %s cannot be read", config->contracts_dir);
+            goto failed;
+        }
+        for (size_t i = 0; i < self->report.count && i < self->report.capacity; i++)
+            ff_log_warn ("invalid contract %s: %s: %s", self->report.errors [i].file,
+                         self->report.errors [i].field, self->report.errors [i].reason);
+        ff_log_info ("loaded %d contracts from %s (%zu invalid), set %s", loaded,
+                     config->contracts_dir, self->report.count,
+                     fac_contract_set_digest (self->contracts));
+    }
+    orc_engine_options_t engine_options = {
+        .retries = (uint32_t) config->retries,
+        .align_timeout_ms = (uint32_t) config->align_timeout_ms,
+        .watch_interval_ms = (uint32_t) config->watch_interval_ms,
+        .default_batch_size = (uint32_t) config->default_batch_size,
+        .document = {
+            .pdftotext = config->pdftotext,
+            .timeout_ms = (uint32_t) config->convert_timeout_ms,
+            .max_bytes = (size_t) config->document_max_bytes,
+        },
+        .instance_id = ff_service_info (self->service)->instance_id,
+        .send = s_send_to_factory,
+        .send_arg = self,
+    };
+    self->engine = orc_engine_new (&engine_options, ff_service_loop (self->service), self->store,
+                                   self->contracts, self->publisher,
+                                   ff_service_metrics (self->service), err, err_size);
+    if (!self->engine)
+        goto failed;
+    orc_registry_options_t registry_options = {
+        .heartbeat_ms = (uint64_t) config->heartbeat_ms,
+        .liveness = (uint32_t) config->liveness,
+        .max_factories = (size_t) config->max_factories,
+    };
+    orc_registry_callbacks_t callbacks = {
+        .on_ready = s_on_ready,
+        .on_expired = s_on_expired,
+        .on_reply = s_on_reply,
+        .snapshot_follows = s_snapshot_follows,
+        .arg = self,
+    };
+    self->registry = orc_registry_new (self->service, worker_rpc, &registry_options, &callbacks,
+                                       err, err_size);
+    if (!self->registry)
+        goto failed;
+    if (config->snapshot_interval_ms > 0)
+        zloop_timer (ff_service_loop (self->service), (size_t) config->snapshot_interval_ms, 0,
+                     s_snapshot_timer, self);
     return self;
 
 failed:
@@ -68,7 +443,16 @@ orc_server_destroy (orc_server_t **self_p)
 {
     if (self_p && *self_p) {
         orc_server_t *self = *self_p;
+        //  Before the service: it tells the factories and needs the socket.
+        //  Without callbacks first: the engine goes right after.
+        if (self->registry)
+            orc_registry_set_callbacks (self->registry, NULL);
+        orc_registry_destroy (&self->registry);
+        orc_engine_destroy (&self->engine);
         ff_service_destroy (&self->service);
+        orc_store_close (&self->store);
+        fac_contract_set_destroy (&self->contracts);
+        fac_load_report_free (&self->report);
         free (self);
         *self_p = NULL;
     }

@@ -24,6 +24,20 @@ typedef struct {
     char *client_endpoint;          // client API (ROUTER)
     char *worker_endpoint;          // factories' API (ROUTER)
     char *sisas_endpoint;           // SISAS ingest for signals; "" = off
+    int64_t heartbeat_ms;           // worker API heartbeat interval, both ways
+    int64_t liveness;               // missed intervals before a factory expires
+    int64_t max_factories;          // registry bound
+    char *sisas_control_endpoint;   // SISAS delivery, for THROTTLE / BACKPRESSURE; "" = ignore
+    char *data_dir;                 // the store (orchestrator.db) lives here
+    char *contracts_dir;            // the contract set runs use
+    int64_t retries;                // extra attempts of a failed contract
+    int64_t align_timeout_ms;       // SYNC/PLAN answers waited for before a phase starts
+    int64_t watch_interval_ms;      // least time between PROGRESS messages
+    int64_t default_batch_size;     // when a factory's SYNC names none
+    char *pdftotext;                // PDF converter
+    int64_t convert_timeout_ms;     // conversion time limit
+    int64_t document_max_bytes;     // largest document accepted
+    int64_t snapshot_interval_ms;   // how often each factory's snapshot is taken (0 = never)
 } orc_config_t;
 
 extern const ff_config_schema_t orc_config_schema;

@@ -39,10 +39,17 @@ struct sis_server {
     int tick_timer;                 // zloop timer id
     uint64_t throttle_sent_us;      // last THROTTLE (0 = never)
     uint64_t backpressure_sent_us;  // last BACKPRESSURE
+    bool storm_logged;              // the storm state last logged at info
     char presized_for [4];          // phase that last sized the fusion table
     uint64_t presized_groups;       // groups it reserved
     ff_gauge_t *subscriptions;      // topic prefixes subscribed on publish
     ff_counter_t *acks_malformed;   // VEHICLE_ACK bodies that did not decode
+    ff_gauge_t *mape;               // prediction error, percent (set every tick)
+    ff_gauge_t *storm_active;       // 1 during a storm
+    ff_gauge_t *storm_level;        // fair per-source rate during a storm
+    ff_gauge_t *utilization;        // pending / max_pending, percent
+    ff_gauge_t *vehicles_gauge;     // live vehicles
+    ff_gauge_t *open_groups;        // open fusion groups
 };
 
 //  Publishes THROTTLE / BACKPRESSURE with the current state (sis_server.c).

@@ -165,11 +165,14 @@ sis_server_publish_throttle (sis_server_t *self, uint64_t now_us)
     };
     sis_emit_throttle (self->emit, &throttle);
     self->throttle_sent_us = now_us;
+    //  Info when a storm begins or ends; the refreshes in between at debug.
+    ff_log_level_t level = stats.active != self->storm_logged ? FF_LOG_INFO : FF_LOG_DEBUG;
+    self->storm_logged = stats.active;
     if (stats.active)
-        ff_log_info ("storm: %.0f signals/s over a limit of %.0f: %zu sources held to %.0f/s",
-                     stats.rate, self->config.rate_limit, count, stats.level);
+        ff_log (level, NULL, NULL, "storm: %.0f signals/s over a limit of %.0f: %zu sources "
+                "held to %.0f/s", stats.rate, self->config.rate_limit, count, stats.level);
     else
-        ff_log_info ("storm over: %.0f signals/s", stats.rate);
+        ff_log (level, NULL, NULL, "storm over: %.0f signals/s", stats.rate);
 }
 
 void
@@ -215,6 +218,26 @@ s_update_health (sis_server_t *self, uint64_t now_us)
         ff_service_set_health (self->service, wanted, reason);
 }
 
+//  The figures /metrics shows beyond the counters, set from this thread
+//  (the HTTP thread reads them atomically).
+static void
+s_update_gauges (sis_server_t *self, uint64_t now_us)
+{
+    sis_storm_stats_t storm;
+    sis_storm_stats (self->storm, now_us, &storm);
+    ff_gauge_set (self->storm_active, storm.active ? 1 : 0);
+    ff_gauge_set (self->storm_level, storm.level);
+    ff_gauge_set (self->utilization, sis_backpressure_utilization (&self->backpressure,
+                  sis_vehicles_pending (self->vehicles)));
+    sis_vehicles_stats_t routing;
+    sis_vehicles_stats (self->vehicles, &routing);
+    ff_gauge_set (self->vehicles_gauge, (double) routing.vehicles);
+    sis_fusion_stats_t fusion;
+    sis_fusion_stats (self->fusion, &fusion);
+    ff_gauge_set (self->open_groups, (double) fusion.open_groups);
+    ff_gauge_set (self->mape, sis_predict_mape (self->predict, NULL));
+}
+
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -236,6 +259,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     if (self->backpressure.active && now_us - self->backpressure_sent_us >= interval_us)
         sis_server_publish_backpressure (self, now_us);
     s_update_health (self, now_us);
+    s_update_gauges (self, now_us);
     return 0;
 }
 
@@ -289,6 +313,18 @@ sis_server_new (const sis_config_t *config, char *err, size_t err_size)
         "Topic prefixes subscribed on the publish socket", NULL);
     self->acks_malformed = ff_metrics_counter (metrics, "farfan_sisas_acks_malformed_total",
         "VEHICLE_ACK bodies that did not decode (never answered)", NULL);
+    self->mape = ff_metrics_gauge (metrics, "farfan_sisas_prediction_mape",
+        "Mean absolute percentage error of the per-phase load predictions, percent", NULL);
+    self->storm_active = ff_metrics_gauge (metrics, "farfan_sisas_storm_active",
+        "1 during an event storm", NULL);
+    self->storm_level = ff_metrics_gauge (metrics, "farfan_sisas_storm_level",
+        "Fair per-source rate during a storm, signals/s (0 otherwise)", NULL);
+    self->utilization = ff_metrics_gauge (metrics, "farfan_sisas_backpressure_utilization",
+        "Pending signals / max_pending, percent", NULL);
+    self->vehicles_gauge = ff_metrics_gauge (metrics, "farfan_sisas_vehicles",
+        "Registered live vehicles", NULL);
+    self->open_groups = ff_metrics_gauge (metrics, "farfan_sisas_fusion_open_groups",
+        "Fusion groups whose window is open", NULL);
     ff_metrics_gauge_fn (metrics, "farfan_sisas_redundancy_reduction",
         "Signals absorbed by fusion / signals received", NULL, s_reduction, &self->accounting);
 

@@ -31,6 +31,11 @@
     ends as unroutable. Every routed signal ends exactly once, reported
     through the done callback (ok, failed, unroutable).
 
+    The queue is served in order, at most 256 entries per pass (a pass
+    runs after every acknowledgement, registration, heartbeat of a blocked
+    vehicle and tick), so a long queue for a saturated vehicle can delay
+    signals for another vehicle behind it by a pass or more.
+
     Bounds: max_vehicles ≤ 64 (candidate sets are bitmasks), pending
     (queued + unacknowledged) ≤ max_pending, enforced by the caller
     (sis_backpressure) before sis_vehicles_route. A pending signal is

@@ -1,0 +1,598 @@
+/*  The orchestrator end to end, in-process, on loopback: runs through
+    phases across one or two factories, alignment (shipping contracts,
+    leaving a factory out), plan-based dispatch, retries, cancel, results,
+    reports, and malformed client input. (Process kills: test_recovery.c.) */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "factory.pb-c.h"
+#include "ff_test.h"
+#include "orchestrator.pb-c.h"
+
+//  ---------------------------------------------------------------------
+//  Contracts for these runs
+
+#define S_MICRO(id, pa, dim, q) \
+    "{\"format\":\"farfan-contract/1\",\"id\":\"" id "\",\"version\":\"1\",\"type\":\"micro\"," \
+    "\"identity\":{\"policy_area\":\"" pa "\",\"dimension\":\"" dim "\",\"base_question\":\"" q "\"}," \
+    "\"applicable_phases\":[\"P02\"],\"inputs\":{\"document\":true}," \
+    "\"patterns\":[{\"id\":\"src\",\"regex\":\"\\\\b(DANE|Medicina Legal)\\\\b\"," \
+    "\"flags\":[\"IGNORECASE\"],\"element_type\":\"fuentes\"}," \
+    "{\"id\":\"year\",\"regex\":\"\\\\b20\\\\d{2}\\\\b\",\"element_type\":\"años\"}]," \
+    "\"expected_elements\":[{\"type\":\"fuentes\",\"minimum\":2},{\"type\":\"años\",\"minimum\":4}]," \
+    "\"methods\":[{\"method\":\"text.match_patterns\"},{\"method\":\"text.count_elements\"}," \
+    "{\"method\":\"score.modality\"}],\"scoring\":{\"modality\":\"TYPE_A\"}}"
+
+#define S_AGGREGATE \
+    "{\"format\":\"farfan-contract/1\",\"id\":\"AGG\",\"version\":\"1\",\"type\":\"aggregation\"," \
+    "\"applicable_phases\":[\"P04\"],\"inputs\":{\"contracts\":[\"Q1\",\"Q2\",\"Q3\"]}," \
+    "\"methods\":[{\"method\":\"aggregate.weighted_mean\",\"params\":{\"weights\":" \
+    "{\"Q1\":0.5,\"Q2\":0.25,\"Q3\":0.25}}}]}"
+
+#define S_WAIT(id, phase, ms) \
+    "{\"format\":\"farfan-contract/1\",\"id\":\"" id "\",\"version\":\"1\",\"type\":\"task\"," \
+    "\"applicable_phases\":[\"" phase "\"],\"methods\":[{\"method\":\"io.wait\",\"params\":{\"ms\":" #ms "}}]," \
+    "\"timeout_ms\":10000}"
+
+static const char *s_text =
+    "Diagnóstico: según el DANE (2019) y Medicina Legal (2020), la tasa de violencia "
+    "aumentó en la zona rural. El dane confirma la tendencia de 2021.";
+
+static char *
+s_dir_with (const char *const *contracts, size_t count)
+{
+    char *dir = strdup ("/tmp/farfan-orc-test-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+    for (size_t i = 0; i < count; i++) {
+        char path [256];
+        snprintf (path, sizeof path, "%s/c%03zu.json", dir, i);
+        FILE *file = fopen (path, "w");
+        cr_assert_not_null (file);
+        fputs (contracts [i], file);
+        fclose (file);
+    }
+    return dir;
+}
+
+//  ---------------------------------------------------------------------
+//  A cluster: one orchestrator, its factories, a client
+
+typedef struct {
+    ff_test_service_t *orchestrator;
+    ff_test_service_t *factories [2];
+    size_t factory_count;
+    char *dir;
+    zsock_t *client;
+} s_cluster_t;
+
+//  Starts a factory linked to the cluster's orchestrator (extra settings
+//  follow, NULL-terminated, at most two pairs).
+static void
+s_add_factory (s_cluster_t *cluster, const char *instance_id, const char *a, const char *b,
+               const char *c, const char *d)
+{
+    char link [128];
+    snprintf (link, sizeof link, ">%s", ff_test_service_endpoint (cluster->orchestrator, "worker"));
+    cluster->factories [cluster->factory_count++] = ff_test_service_start ("factory",
+        "--orchestrator-endpoint", link, "--instance-id", instance_id, "--max-workers", "2",
+        "--heartbeat-ms", "100", a, b, c, d, NULL);
+}
+
+//  Returns once the orchestrator lists `count` registered factories. The
+//  registration is asynchronous (READY over the worker link), so this asks
+//  again until it is true or the deadline passes.
+static void
+s_wait_factories (s_cluster_t *cluster, size_t count)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
+        ff_msg_t *reply = ff_test_request (cluster->client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base);
+        Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
+                                                                 ff_msg_body_data (reply));
+        cr_assert_not_null (list);
+        size_t registered = list->n_factories;
+        farfan__factory_list__free_unpacked (list, NULL);
+        ff_msg_destroy (&reply);
+        if (registered >= count)
+            return;
+        cr_assert_lt (zclock_mono (), deadline, "%zu of %zu factories registered", registered, count);
+        zclock_sleep (10);          //  re-ask pacing, not a timing assumption
+    }
+}
+
+static s_cluster_t
+s_cluster (const char *const *contracts, size_t count)
+{
+    s_cluster_t cluster = { 0 };
+    cluster.dir = s_dir_with (contracts, count);
+    cluster.orchestrator = ff_test_service_start ("orchestrator", "--contracts-dir", cluster.dir,
+                                                  "--heartbeat-ms", "100", "--align-timeout-ms", "3000",
+                                                  "--watch-interval-ms", "20", NULL);
+    cluster.client = ff_test_dealer (ff_test_service_endpoint (cluster.orchestrator, "client"));
+    return cluster;
+}
+
+static void
+s_cluster_stop (s_cluster_t *cluster)
+{
+    zsock_destroy (&cluster->client);
+    for (size_t i = 0; i < cluster->factory_count; i++)
+        ff_test_service_stop (&cluster->factories [i]);
+    ff_test_service_stop (&cluster->orchestrator);
+    ff_test_remove_dir (cluster->dir);
+    free (cluster->dir);
+}
+
+static char *
+s_submit (zsock_t *client, const char *first, const char *last, uint32_t budget)
+{
+    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
+    submit.document.data = (uint8_t *) s_text;
+    submit.document.len = strlen (s_text);
+    submit.name = "test plan";
+    submit.first_phase = (char *) (first ? first : "");
+    submit.last_phase = (char *) (last ? last : "");
+    submit.worker_budget = budget;
+    ff_msg_t *reply = ff_test_request (client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__SUBMITTED, "%s",
+                  ff_msg_status_message (reply));
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
+                                                             ff_msg_body_data (reply));
+    cr_assert_not_null (submitted);
+    char *run_id = strdup (submitted->run_id);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (&reply);
+    return run_id;
+}
+
+//  WATCHes the run until a final PROGRESS; returns it (caller frees with
+//  farfan__run_status__free_unpacked). Counts the PROGRESS messages.
+static Farfan__RunStatus *
+s_wait (zsock_t *client, const char *run_id, size_t *progress_count)
+{
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = (char *) run_id;
+    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__WATCH, .correlation_id = "watch" };
+    cr_assert_eq (ff_msg_send (client, NULL, false, &header, &ref.base), 0);
+    ff_msg_t *reply = ff_msg_new ();
+    Farfan__RunStatus *status = NULL;
+    size_t count = 0;
+    //  Long runs: each receive waits the test timeout, as long as progress comes.
+    for (int i = 0; i < 100000; i++) {
+        cr_assert_eq (ff_msg_recv (reply, client), 0, "no PROGRESS within the timeout");
+        if (!streq (ff_msg_correlation_id (reply), "watch"))
+            continue;
+        cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__PROGRESS, "%s",
+                      ff_msg_status_message (reply));
+        if (status)
+            farfan__run_status__free_unpacked (status, NULL);
+        status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
+        cr_assert_not_null (status);
+        count++;
+        if (status->state == FARFAN__RUN_STATE__RUN_SUCCEEDED
+        ||  status->state == FARFAN__RUN_STATE__RUN_FAILED
+        ||  status->state == FARFAN__RUN_STATE__RUN_CANCELLED)
+            break;
+    }
+    ff_msg_destroy (&reply);
+    if (progress_count)
+        *progress_count = count;
+    return status;
+}
+
+static Farfan__RunResults *
+s_results (zsock_t *client, const char *run_id, const char *phase)
+{
+    Farfan__ResultsRequest request = FARFAN__RESULTS_REQUEST__INIT;
+    request.run_id = (char *) run_id;
+    request.phase = (char *) (phase ? phase : "");
+    ff_msg_t *reply = ff_test_request (client, FARFAN__MESSAGE_TYPE__RESULTS, &request.base);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__RUN_RESULTS, "%s",
+                  ff_msg_status_message (reply));
+    Farfan__RunResults *results = farfan__run_results__unpack (NULL, ff_msg_body_size (reply),
+                                                               ff_msg_body_data (reply));
+    cr_assert_not_null (results);
+    ff_msg_destroy (&reply);
+    return results;
+}
+
+static const Farfan__ContractResult *
+s_find (const Farfan__RunResults *results, const char *id)
+{
+    const Farfan__ContractResult *found = NULL;
+    for (size_t i = 0; i < results->n_results; i++)
+        if (streq (results->results [i]->contract_id, id)) {
+            cr_assert_null (found, "%s stored twice", id);
+            found = results->results [i];
+        }
+    return found;
+}
+
+static const Farfan__PhaseStatus *
+s_phase (const Farfan__RunStatus *status, const char *name)
+{
+    for (size_t i = 0; i < status->n_phases; i++)
+        if (streq (status->phases [i]->phase, name))
+            return status->phases [i];
+    cr_assert_fail ("no phase %s", name);
+    return NULL;
+}
+
+//  ---------------------------------------------------------------------
+
+FF_TEST (orchestrator, a_run_goes_through_its_phases_with_one_factory)
+{
+    const char *contracts [] = {
+        S_MICRO ("Q1", "PA01", "DIM01", "Q001"), S_MICRO ("Q2", "PA01", "DIM01", "Q002"),
+        S_MICRO ("Q3", "PA01", "DIM01", "Q003"), S_AGGREGATE,
+    };
+    s_cluster_t cluster = s_cluster (contracts, 4);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    char *run_id = s_submit (cluster.client, NULL, NULL, 0);
+    size_t progress = 0;
+    Farfan__RunStatus *status = s_wait (cluster.client, run_id, &progress);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    cr_assert_gt (progress, 1, "progress streamed");
+    cr_assert_eq (status->n_phases, 10);
+    cr_assert_eq (s_phase (status, "P00")->state, FARFAN__PHASE_STATE__PHASE_SKIPPED);
+    const Farfan__PhaseStatus *p02 = s_phase (status, "P02");
+    cr_assert_eq (p02->state, FARFAN__PHASE_STATE__PHASE_SUCCEEDED);
+    cr_assert_eq (p02->total, 3);
+    cr_assert_eq (p02->done, 3);
+    cr_assert_eq (s_phase (status, "P04")->state, FARFAN__PHASE_STATE__PHASE_SUCCEEDED);
+    cr_assert_eq (status->total, 4);
+    cr_assert_eq (status->done, 4);
+    cr_assert_eq (strncmp (status->document_digest, "sha256:", 7), 0);
+
+    Farfan__RunResults *results = s_results (cluster.client, run_id, NULL);
+    cr_assert_eq (results->n_results, 4, "every contract exactly once");
+    const Farfan__ContractResult *q1 = s_find (results, "Q1");
+    cr_assert_eq (q1->status, FARFAN__RESULT_STATUS__RESULT_OK);
+    //  3 sources of 2 needed, 3 years of 4: (1 + 0.75) / 2 = 0.875.
+    cr_assert_float_eq (q1->ratio, 0.875, 1e-9);
+    const Farfan__ContractResult *aggregate = s_find (results, "AGG");
+    cr_assert_eq (aggregate->status, FARFAN__RESULT_STATUS__RESULT_OK, "%s", aggregate->error);
+    //  Three equal inputs: their weighted mean is their score.
+    cr_assert_float_eq (aggregate->score, q1->score, 1e-9);
+    farfan__run_results__free_unpacked (results, NULL);
+
+    Farfan__RunResults *p04 = s_results (cluster.client, run_id, "P04");
+    cr_assert_eq (p04->n_results, 1);
+    farfan__run_results__free_unpacked (p04, NULL);
+    farfan__run_status__free_unpacked (status, NULL);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, reports_in_every_format_quote_the_evidence)
+{
+    const char *contracts [] = { S_MICRO ("Q1", "PA01", "DIM01", "Q001") };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    farfan__run_status__free_unpacked (status, NULL);
+    const char *formats [] = { "json", "markdown", "html" };
+    const char *media [] = { "application/json", "text/markdown", "text/html" };
+    for (size_t i = 0; i < 3; i++) {
+        Farfan__ReportRequest request = FARFAN__REPORT_REQUEST__INIT;
+        request.run_id = run_id;
+        request.format = (char *) formats [i];
+        ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__REPORT, &request.base);
+        cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__RUN_REPORT);
+        Farfan__RunReport *report = farfan__run_report__unpack (NULL, ff_msg_body_size (reply),
+                                                                ff_msg_body_data (reply));
+        cr_assert_not_null (report);
+        cr_assert_eq (strncmp (report->media_type, media [i], strlen (media [i])), 0);
+        char *content = strndup ((const char *) report->content.data, report->content.len);
+        cr_assert (strstr (content, "Q1"), "%s", content);
+        cr_assert (strstr (content, "DANE"), "the evidence is quoted: %s", content);
+        free (content);
+        farfan__run_report__free_unpacked (report, NULL);
+        ff_msg_destroy (&reply);
+    }
+    Farfan__ReportRequest bad = FARFAN__REPORT_REQUEST__INIT;
+    bad.run_id = run_id;
+    bad.format = "pdf";
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__REPORT, &bad.base);
+    cr_assert_eq (ff_msg_status_code (reply), FARFAN__ERROR_CODE__INVALID_ARGUMENT);
+    ff_msg_destroy (&reply);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, missing_contracts_are_shipped_to_the_factory)
+{
+    //  The factory starts with no contract: alignment ships them.
+    const char *contracts [] = { S_MICRO ("Q1", "PA01", "DIM01", "Q001"), S_MICRO ("Q2", "PA01", "DIM01", "Q002") };
+    s_cluster_t cluster = s_cluster (contracts, 2);
+    s_add_factory (&cluster, "fac-empty", NULL, NULL, NULL, NULL);
+    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    bool shipped = false;
+    for (size_t i = 0; i < status->n_conflicts; i++)
+        if (streq (status->conflicts [i]->kind, "missing_contracts") && status->conflicts [i]->resolved
+        &&  streq (status->conflicts [i]->factory, "fac-empty"))
+            shipped = true;
+    cr_assert (shipped, "the status says what was resolved");
+    farfan__run_status__free_unpacked (status, NULL);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, a_factory_that_cannot_run_a_phase_is_left_out_with_the_reason)
+{
+    //  X runs a program through exec: one factory allows it, the other has
+    //  exec disabled and refuses the definition when it is shipped, so it is
+    //  left out of the phase, and the status says which and why.
+    char contract [1024];
+    snprintf (contract, sizeof contract,
+              "{\"format\":\"farfan-contract/1\",\"id\":\"X\",\"version\":\"1\",\"type\":\"task\","
+              "\"applicable_phases\":[\"P02\"],\"inputs\":{\"document\":true},"
+              "\"methods\":[{\"method\":\"exec\",\"params\":{\"argv\":[\"%s/tests/data/factory/score.sh\",\"ok\"]}}]}",
+              FF_TEST_SOURCE_ROOT);
+    const char *contracts [] = { contract };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    s_add_factory (&cluster, "fac-plain", NULL, NULL, NULL, NULL);
+    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED, "the only factory cannot run X");
+    cr_assert (strstr (status->error, "no factory can run"), "%s", status->error);
+    bool excluded = false;
+    for (size_t i = 0; i < status->n_conflicts; i++)
+        excluded |= streq (status->conflicts [i]->factory, "fac-plain")
+                 && streq (status->conflicts [i]->kind, "excluded");
+    cr_assert (excluded, "the status names the factory left out");
+    farfan__run_status__free_unpacked (status, NULL);
+    free (run_id);
+
+    char allowed [512];
+    snprintf (allowed, sizeof allowed, "%s/tests/data/factory/", FF_TEST_SOURCE_ROOT);
+    s_add_factory (&cluster, "fac-exec", "--exec-allowed", allowed, NULL, NULL);
+    s_wait_factories (&cluster, 2);
+    run_id = s_submit (cluster.client, "P02", "P02", 0);
+    status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    excluded = false;
+    for (size_t i = 0; i < status->n_conflicts; i++)
+        excluded |= streq (status->conflicts [i]->factory, "fac-plain")
+                 && streq (status->conflicts [i]->kind, "excluded");
+    cr_assert (excluded, "fac-plain left out again, fac-exec ran it");
+    cr_assert_eq (s_phase (status, "P02")->n_factories, 1);
+    cr_assert_str_eq (s_phase (status, "P02")->factories [0], "fac-exec");
+    farfan__run_status__free_unpacked (status, NULL);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, work_is_split_across_two_factories)
+{
+    enum { S_COUNT = 40 };
+    char *contracts [S_COUNT];
+    for (size_t i = 0; i < S_COUNT; i++) {
+        contracts [i] = (char *) malloc (512);
+        snprintf (contracts [i], 512, "{\"format\":\"farfan-contract/1\",\"id\":\"W%02zu\",\"version\":\"1\","
+                  "\"type\":\"task\",\"applicable_phases\":[\"P02\"],\"methods\":[{\"method\":\"io.wait\","
+                  "\"params\":{\"ms\":50}}],\"timeout_ms\":5000}", i);
+    }
+    s_cluster_t cluster = s_cluster ((const char *const *) contracts, S_COUNT);
+    s_add_factory (&cluster, "fac-a", NULL, NULL, NULL, NULL);
+    s_add_factory (&cluster, "fac-b", NULL, NULL, NULL, NULL);
+    s_wait_factories (&cluster, 2);
+    //  A budget of 4 in flight per factory: neither can take everything.
+    char *run_id = s_submit (cluster.client, "P02", "P02", 4);
+    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    cr_assert_eq (s_phase (status, "P02")->done, S_COUNT);
+    farfan__run_status__free_unpacked (status, NULL);
+    //  Both factories executed some of the work.
+    for (size_t f = 0; f < 2; f++) {
+        int status_code = 0;
+        char *page = ff_test_http_get (ff_test_service_http_port (cluster.factories [f]), "/metrics", &status_code);
+        double executed = ff_test_metric (page, "farfan_contracts_total{status=\"ok\"}");
+        cr_assert_gt (executed, 0, "factory %zu ran nothing:\n%s", f, page);
+        free (page);
+    }
+    Farfan__RunResults *results = s_results (cluster.client, run_id, NULL);
+    cr_assert_eq (results->n_results, S_COUNT);
+    farfan__run_results__free_unpacked (results, NULL);
+    free (run_id);
+    for (size_t i = 0; i < S_COUNT; i++)
+        free (contracts [i]);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, a_failing_contract_is_retried_then_recorded_failed)
+{
+    //  A timeout shorter than the wait: it fails every time.
+    const char *contracts [] = {
+        "{\"format\":\"farfan-contract/1\",\"id\":\"SLOW\",\"version\":\"1\",\"type\":\"task\","
+        "\"applicable_phases\":[\"P02\"],\"methods\":[{\"method\":\"io.wait\",\"params\":{\"ms\":5000}}],"
+        "\"timeout_ms\":30}",
+        S_WAIT ("FAST", "P02", 1),
+    };
+    s_cluster_t cluster = s_cluster (contracts, 2);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
+    cr_assert (strstr (status->error, "P02"), "%s", status->error);
+    cr_assert_eq (status->n_failures, 1);
+    cr_assert (strstr (status->failures [0], "SLOW") && strstr (status->failures [0], "3 attempts"),
+               "%s", status->failures [0]);
+    farfan__run_status__free_unpacked (status, NULL);
+    Farfan__RunResults *results = s_results (cluster.client, run_id, NULL);
+    cr_assert_eq (results->n_results, 2);
+    cr_assert_eq (s_find (results, "SLOW")->status, FARFAN__RESULT_STATUS__RESULT_TIMEOUT);
+    cr_assert_eq (s_find (results, "FAST")->status, FARFAN__RESULT_STATUS__RESULT_OK);
+    farfan__run_results__free_unpacked (results, NULL);
+    int code = 0;
+    char *page = ff_test_http_get (ff_test_service_http_port (cluster.orchestrator), "/metrics", &code);
+    cr_assert_eq (ff_test_metric (page, "farfan_contracts_redispatched_total{reason=\"failed\"}"), 2);
+    free (page);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, a_cancelled_run_stops)
+{
+    const char *contracts [] = { S_WAIT ("LONG", "P02", 3000) };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = run_id;
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__CANCEL, &ref.base);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__CANCELLED, "%s", ff_msg_status_message (reply));
+    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
+                                                            ff_msg_body_data (reply));
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_CANCELLED);
+    farfan__run_status__free_unpacked (status, NULL);
+    ff_msg_destroy (&reply);
+    status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_CANCELLED);
+    farfan__run_status__free_unpacked (status, NULL);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, a_run_waits_for_a_factory_to_register)
+{
+    const char *contracts [] = { S_WAIT ("W", "P02", 1) };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = run_id;
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base);
+    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
+                                                            ff_msg_body_data (reply));
+    cr_assert_not_null (status);
+    cr_assert (status->state == FARFAN__RUN_STATE__RUN_RUNNING || status->state == FARFAN__RUN_STATE__RUN_QUEUED);
+    farfan__run_status__free_unpacked (status, NULL);
+    ff_msg_destroy (&reply);
+    s_add_factory (&cluster, "fac-late", NULL, NULL, NULL, NULL);
+    status = s_wait (cluster.client, run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    farfan__run_status__free_unpacked (status, NULL);
+    free (run_id);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, list_and_factories_describe_what_is_there)
+{
+    const char *contracts [] = { S_WAIT ("W", "P02", 1) };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    char *first = s_submit (cluster.client, "P02", "P02", 0);
+    Farfan__RunStatus *status = s_wait (cluster.client, first, NULL);
+    farfan__run_status__free_unpacked (status, NULL);
+    char *second = s_submit (cluster.client, "P02", "P02", 0);
+    status = s_wait (cluster.client, second, NULL);
+    farfan__run_status__free_unpacked (status, NULL);
+    Farfan__ListRequest list_request = FARFAN__LIST_REQUEST__INIT;
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__LIST, &list_request.base);
+    Farfan__RunList *list = farfan__run_list__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
+    cr_assert_not_null (list);
+    cr_assert_eq (list->n_runs, 2);
+    cr_assert_str_eq (list->runs [0]->run_id, second, "most recent first");
+    cr_assert_eq (list->runs [1]->state, FARFAN__RUN_STATE__RUN_SUCCEEDED);
+    farfan__run_list__free_unpacked (list, NULL);
+    ff_msg_destroy (&reply);
+    Farfan__FactoriesRequest factories_request = FARFAN__FACTORIES_REQUEST__INIT;
+    reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__FACTORIES, &factories_request.base);
+    Farfan__FactoryList *factories = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
+                                                                  ff_msg_body_data (reply));
+    cr_assert_not_null (factories);
+    cr_assert_eq (factories->n_factories, 1);
+    cr_assert_str_eq (factories->factories [0]->instance_id, "fac-1");
+    cr_assert_not_null (factories->factories [0]->capabilities);
+    cr_assert_eq (factories->factories [0]->capabilities->max_workers, 2);
+    cr_assert_gt (factories->factories [0]->in_flight_cap, 0);
+    farfan__factory_list__free_unpacked (factories, NULL);
+    ff_msg_destroy (&reply);
+    free (first);
+    free (second);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, bad_submissions_and_unknown_runs_get_errors)
+{
+    const char *contracts [] = { S_WAIT ("W", "P02", 1) };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    Farfan__SubmitRun empty = FARFAN__SUBMIT_RUN__INIT;
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__SUBMIT, &empty.base);
+    cr_assert_eq (ff_msg_status_code (reply), FARFAN__ERROR_CODE__INVALID_ARGUMENT);
+    cr_assert (strstr (ff_msg_status_message (reply), "no document"));
+    ff_msg_destroy (&reply);
+    Farfan__SubmitRun backwards = FARFAN__SUBMIT_RUN__INIT;
+    backwards.document.data = (uint8_t *) "x";
+    backwards.document.len = 1;
+    backwards.first_phase = "P05";
+    backwards.last_phase = "P02";
+    reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__SUBMIT, &backwards.base);
+    cr_assert_eq (ff_msg_status_code (reply), FARFAN__ERROR_CODE__INVALID_ARGUMENT);
+    ff_msg_destroy (&reply);
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = "run-nope";
+    reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base);
+    cr_assert_eq (ff_msg_status_code (reply), FARFAN__ERROR_CODE__NOT_FOUND);
+    ff_msg_destroy (&reply);
+    //  Not UTF-8 and not a PDF: the run fails in P00, saying why.
+    Farfan__SubmitRun binary = FARFAN__SUBMIT_RUN__INIT;
+    binary.document.data = (uint8_t *) "\xff\xfe\x00\x01";
+    binary.document.len = 4;
+    reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__SUBMIT, &binary.base);
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
+    cr_assert_not_null (submitted);
+    Farfan__RunStatus *status = s_wait (cluster.client, submitted->run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
+    cr_assert (strstr (status->error, "UTF-8"), "%s", status->error);
+    farfan__run_status__free_unpacked (status, NULL);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (&reply);
+    //  Malformed bodies.
+    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__SUBMIT, .correlation_id = "bad" };
+    cr_assert_eq (ff_msg_send_packed (cluster.client, NULL, false, &header, "\x0a\xff", 2), 0);
+    reply = ff_msg_new ();
+    cr_assert_eq (ff_msg_recv (reply, cluster.client), 0);
+    cr_assert_eq (ff_msg_status_code (reply), FARFAN__ERROR_CODE__MALFORMED);
+    ff_msg_destroy (&reply);
+    ff_test_assert_pings (cluster.client);
+    s_cluster_stop (&cluster);
+}
+
+FF_TEST (orchestrator, a_pdf_is_converted_with_pdftotext)
+{
+    const char *pdf = FF_TEST_SOURCE_ROOT "/../shared/farfan-upstream/plans/Plan_1.pdf";
+    if (access (pdf, R_OK) != 0 || access ("/usr/bin/pdftotext", X_OK) != 0) {
+        cr_log_warn ("skipped: %s or /usr/bin/pdftotext absent", pdf);
+        return;
+    }
+    const char *contracts [] = { S_MICRO ("Q1", "PA01", "DIM01", "Q001") };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
+    submit.document_path = (char *) pdf;
+    submit.first_phase = "P02";
+    submit.last_phase = "P02";
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base);
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
+    cr_assert_not_null (submitted);
+    Farfan__RunStatus *status = s_wait (cluster.client, submitted->run_id, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    cr_assert_str_eq (status->name, "Plan_1.pdf");
+    Farfan__RunResults *results = s_results (cluster.client, submitted->run_id, NULL);
+    const Farfan__ContractResult *q1 = s_find (results, "Q1");
+    cr_assert_eq (q1->status, FARFAN__RESULT_STATUS__RESULT_OK);
+    cr_assert_gt (q1->evidence [0]->count, 0, "the plan's text was matched");
+    farfan__run_results__free_unpacked (results, NULL);
+    farfan__run_status__free_unpacked (status, NULL);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (&reply);
+    s_cluster_stop (&cluster);
+}
