@@ -43,7 +43,8 @@ start () {
 
 start sisas --ingest-endpoint @tcp://127.0.0.1:5570 --publish-endpoint @tcp://127.0.0.1:5571 \
             --control-endpoint @tcp://127.0.0.1:5572
-start orchestrator --client-endpoint @tcp://127.0.0.1:5550 --worker-endpoint @tcp://127.0.0.1:5551
+start orchestrator --client-endpoint @tcp://127.0.0.1:5550 --worker-endpoint @tcp://127.0.0.1:5551 \
+                   --data-dir "$logs/data"
 start factory --endpoint @tcp://127.0.0.1:5560
 
 echo

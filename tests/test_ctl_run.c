@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "factory.pb-c.h"
 #include "ff_msg.h"
 #include "ff_test.h"
 #include "orchestrator.pb-c.h"
@@ -332,7 +333,6 @@ s_fake_new (int port)
     self->router = zsock_new (ZMQ_ROUTER);
     cr_assert_not_null (self->router);
     zsock_set_linger (self->router, 0);
-    zsock_set_rcvtimeo (self->router, FF_TEST_TIMEOUT_MS);
     int bound = port ? zsock_bind (self->router, "tcp://127.0.0.1:%d", port)
                      : zsock_bind (self->router, "tcp://127.0.0.1:*");
     //  The same port again: the last ROUTER's listener closes in the
@@ -367,13 +367,35 @@ s_fake_destroy (s_fake_t **self_p)
     *self_p = NULL;
 }
 
+//  The next orchestrator client request within ms, or NULL. Anything
+//  else is dropped: suites run in parallel, and a client of another
+//  suite retrying an endpoint it found free (a port since given to this
+//  ROUTER by the kernel) may knock here with factory or SISAS requests.
+static ff_msg_t *
+s_fake_next (s_fake_t *self, int ms)
+{
+    int64_t deadline = zclock_mono () + ms;
+    ff_msg_t *request = ff_msg_new ();
+    while (zclock_mono () < deadline) {
+        zsock_set_rcvtimeo (self->router, (int) (deadline - zclock_mono ()) + 1);
+        int rc = ff_msg_recv (request, self->router);
+        if (rc == -1)
+            break;              //  timed out
+        uint32_t type = rc == 0 ? ff_msg_type (request) : 0;
+        if (type >= FARFAN__MESSAGE_TYPE__SUBMIT && type < FARFAN__MESSAGE_TYPE__READY)
+            return request;
+    }
+    ff_msg_destroy (&request);
+    return NULL;
+}
+
 //  The next request; asserts it comes within the test timeout and is of
 //  `type`. Caller destroys.
 static ff_msg_t *
 s_fake_expect (s_fake_t *self, uint32_t type)
 {
-    ff_msg_t *request = ff_msg_new ();
-    cr_assert_eq (ff_msg_recv (request, self->router), 0, "no request came");
+    ff_msg_t *request = s_fake_next (self, FF_TEST_TIMEOUT_MS);
+    cr_assert_not_null (request, "no %s came", ff_msg_type_name (type));
     cr_assert_eq (ff_msg_type (request), type, "%s came, not %s",
                   ff_msg_type_name (ff_msg_type (request)), ff_msg_type_name (type));
     return request;
@@ -383,11 +405,9 @@ s_fake_expect (s_fake_t *self, uint32_t type)
 static bool
 s_fake_quiet (s_fake_t *self, int ms)
 {
-    zsock_set_rcvtimeo (self->router, ms);
-    ff_msg_t *request = ff_msg_new ();
-    bool quiet = ff_msg_recv (request, self->router) != 0;
+    ff_msg_t *request = s_fake_next (self, ms);
+    bool quiet = request == NULL;
     ff_msg_destroy (&request);
-    zsock_set_rcvtimeo (self->router, FF_TEST_TIMEOUT_MS);
     return quiet;
 }
 
@@ -642,8 +662,7 @@ FF_TEST (ctl_run, an_unreachable_orchestrator_exits_3)
         ff_test_process_t *ctl = s_ctl (argv [0], argv [1], argv [2], argv [3], argv [4],
                                         argv [5], argv [6], NULL);
         S_ASSERT_EXIT (ctl, 3);
-        cr_assert (strstr (S_ERR (ctl), "no reply") || strstr (S_ERR (ctl), "stopped answering"),
-                   "%s: %s", commands [i][0], S_ERR (ctl));
+        S_ASSERT_HAS (S_ERR (ctl), "no reply");
         ff_test_process_destroy (&ctl);
     }
     zstr_free (&text);
@@ -1139,6 +1158,30 @@ FF_TEST (ctl_run, on_a_terminal_no_wait_prints_the_run_id)
     s_fake_destroy (&fake);
 }
 
+FF_TEST (ctl_run, run_dash_reads_the_document_from_stdin)
+{
+    s_fake_t *fake = s_fake_new (0);
+    s_tty_t *tty = s_tty_start ("C.UTF-8", "run", "-", "--endpoint", fake->endpoint,
+                                "--no-wait", NULL);
+    //  Typed on the terminal, then end of input (^D).
+    char *typed = zsys_sprintf ("%s\x04", s_text);
+    cr_assert_eq (write (tty->master, typed, strlen (typed)), (ssize_t) strlen (typed));
+    ff_msg_t *request = s_fake_expect (fake, FARFAN__MESSAGE_TYPE__SUBMIT);
+    Farfan__SubmitRun *submit = s_submit_body (request);
+    cr_assert_eq (submit->document.len, strlen (s_text));
+    cr_assert_eq (memcmp (submit->document.data, s_text, strlen (s_text)), 0);
+    cr_assert_str_eq (submit->name, "stdin");
+    cr_assert_str_eq (submit->media_type, "text/plain");
+    farfan__submit_run__free_unpacked (submit, NULL);
+    s_fake_submitted (fake, request, "run-1");
+    ff_msg_destroy (&request);
+    cr_assert_eq (s_tty_wait (tty), 0, "%s", tty->output);
+    S_ASSERT_HAS (tty->output, "run-1\r\n");
+    zstr_free (&typed);
+    s_tty_destroy (&tty);
+    s_fake_destroy (&fake);
+}
+
 //  ---------------------------------------------------------------------
 //  cancel against a scripted orchestrator: the reply's state decides
 
@@ -1313,7 +1356,7 @@ FF_TEST (ctl_run, run_wait_on_a_text_file_succeeds_and_shows_every_phase)
                  "--phases", "P02-P03", NULL);
     S_ASSERT_EXIT (ctl, 0);
     json_t *lines = s_json_lines (ctl);
-    cr_assert_geq (json_array_size (lines), 3, "%s", S_OUT (ctl));
+    cr_assert_geq (json_array_size (lines), 2, "%s", S_OUT (ctl));
     const char *run_id = s_string (json_array_get (lines, 0), "run_id");
     json_t *last = json_array_get (lines, json_array_size (lines) - 1);
     cr_assert_str_eq (s_string (last, "run_id"), run_id);
@@ -1530,7 +1573,7 @@ FF_TEST (ctl_run, a_run_unknown_to_the_orchestrator_exits_1)
 
 FF_TEST (ctl_run, a_cancelled_run_stops_its_watchers_with_exit_1)
 {
-    //  Slow contracts: the run is still in its phase when it is cancelled.
+    //  Slow contracts: the run is surely still in its phase when it is cancelled.
     const char *contracts [] = { S_WAIT ("SLOW1", "P02", 30000, 60000),
                                  S_WAIT ("SLOW2", "P02", 30000, 60000),
                                  S_WAIT ("SLOW3", "P02", 30000, 60000), NULL };
@@ -1575,6 +1618,8 @@ FF_TEST (ctl_run, a_cancelled_run_stops_its_watchers_with_exit_1)
     json_decref (json);
     ff_test_process_destroy (&ctl);
     free (run_id);
+    //  The factory still waits on the cancelled contracts: stopping it
+    //  with work in flight must be clean.
     s_system_stop (&system);
 }
 

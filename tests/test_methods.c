@@ -255,8 +255,11 @@ FF_TEST (methods, registry_lists_every_method_once)
     static const struct { const char *name; fac_method_kind_t kind; } expected [] = {
         { "text.match_patterns", FAC_METHOD_CPU }, { "text.count_elements", FAC_METHOD_CPU },
         { "text.extract_numbers", FAC_METHOD_CPU }, { "text.keyword_density", FAC_METHOD_CPU },
-        { "score.modality", FAC_METHOD_CPU }, { "aggregate.weighted_mean", FAC_METHOD_CPU },
-        { "aggregate.choquet", FAC_METHOD_CPU }, { "io.wait", FAC_METHOD_WAIT },
+        { "text.profile", FAC_METHOD_CPU }, { "text.sections", FAC_METHOD_CPU },
+        { "score.modality", FAC_METHOD_CPU }, { "score.from_input", FAC_METHOD_CPU },
+        { "aggregate.weighted_mean", FAC_METHOD_CPU }, { "aggregate.choquet", FAC_METHOD_CPU },
+        { "recommend.rules", FAC_METHOD_CPU }, { "report.assemble", FAC_METHOD_CPU },
+        { "io.wait", FAC_METHOD_WAIT },
         { "exec", FAC_METHOD_WAIT }, { "core.noop", FAC_METHOD_CPU },
     };
     size_t count = 0;
@@ -1296,9 +1299,9 @@ s_aggregate (const char *method, const char *params, int status_c, fac_context_t
              fac_compiled_t **compiled_p, json_t *request)
 {
     static fac_input_t inputs [3];
-    inputs [0] = (fac_input_t) { "Q001_PA01", 1, 3.0, "EXCELENTE", 0.9, NULL, 0 };
-    inputs [1] = (fac_input_t) { "Q002_PA01", 1, 1.5, "INSUFICIENTE", 0.5, NULL, 0 };
-    inputs [2] = (fac_input_t) { "Q003_PA01", status_c, 2.4, "BUENO", 0.8, NULL, 0 };
+    inputs [0] = (fac_input_t) { .contract_id = "Q001_PA01", .status = 1, .score = 3.0, .quality = "EXCELENTE", .confidence = 0.9 };
+    inputs [1] = (fac_input_t) { .contract_id = "Q002_PA01", .status = 1, .score = 1.5, .quality = "INSUFICIENTE", .confidence = 0.5 };
+    inputs [2] = (fac_input_t) { .contract_id = "Q003_PA01", .status = status_c, .score = 2.4, .quality = "BUENO", .confidence = 0.8 };
     fac_contract_t *contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
     *compiled_p = s_compile (contract);
     fac_context_init (ctx, *compiled_p, NULL, 0, inputs, 3, request);
@@ -1361,7 +1364,7 @@ FF_TEST (methods, weighted_mean_with_missing_inputs)
     s_aggregate_done (&ctx, compiled);
 
     //  An OK input whose score is off the 0-3 scale fails the step.
-    fac_input_t bad [] = { { "Q001_PA01", 1, 4.5, "", 0.5, NULL, 0 } };
+    fac_input_t bad [] = { { .contract_id = "Q001_PA01", .status = 1, .score = 4.5, .quality = "", .confidence = 0.5 } };
     contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
     compiled = s_compile (contract);
     fac_context_init (&ctx, compiled, NULL, 0, bad, 1, request);
@@ -1422,7 +1425,7 @@ FF_TEST (methods, choquet_with_interactions_and_missing_inputs)
     s_aggregate_done (&ctx, compiled);
 
     //  Only C present but C weighs nothing alone: error (capacity 0).
-    fac_input_t only_c [] = { { "Q003_PA01", 1, 2.0, "", 0.5, NULL, 0 } };
+    fac_input_t only_c [] = { { .contract_id = "Q003_PA01", .status = 1, .score = 2.0, .quality = "", .confidence = 0.5 } };
     fac_contract_t *contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
     compiled = s_compile (contract);
     fac_context_init (&ctx, compiled, NULL, 0, only_c, 1, request);

@@ -61,5 +61,19 @@ int
     ctl_runs (int argc, char **argv);
 int
     ctl_factories (int argc, char **argv);
+//  Contract sets on disk (ctl_contracts.c): generate, check.
+int
+    ctl_contracts (int argc, char **argv);
+//  A command with subcommands in several files has one table line per
+//  subcommand, all with the command's name and a usage that starts with
+//  the subcommand; farfanctl runs the first. This runs the line of argv[0]
+//  whose usage starts with argv[1] (other than caller's own), or prints a
+//  usage error and returns CTL_EXIT_USAGE.
+int
+    ctl_contracts_dispatch (int argc, char **argv, ctl_command_fn *caller);
+//  farfanctl contracts import (ctl_contracts_import.c); argv[0] "contracts",
+//  argv[1] "import".
+int
+    ctl_contracts_import (int argc, char **argv);
 
 #endif

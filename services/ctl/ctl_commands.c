@@ -34,5 +34,13 @@ const ctl_command_t ctl_commands [] = {
     { "factories", "[--endpoint E] [--json]",
       "the factories registered with the orchestrator: capabilities, load, metrics",
       ctl_factories },
+    { "contracts", "generate [--source DIR] [--out DIR] [--force] [--json]",
+      "write the default contract set from its source (contracts/README.md)", ctl_contracts },
+    { "contracts", "check DIR [--json]",
+      "load a contract set as a factory would: contracts per phase, digest, load errors",
+      ctl_contracts },
+    { "contracts", "import --farfan DIR --out DIR [--source DIR] [--json]",
+      "write a contract set from upstream FARFAN's questionnaire, with an import report\n"
+      "      (farfanctl contracts import --help)", ctl_contracts_import },
     { NULL, NULL, NULL, NULL },
 };

@@ -5,12 +5,12 @@
     look at runs, their results and reports, cancel them, and list the
     registered factories.
 
-      run FILE    SUBMIT the file's bytes (media type from the content:
-                  "%PDF-" is application/pdf, anything else must be UTF-8
-                  text), or with --path the path itself for the
-                  orchestrator to read. Prints the run id; with --wait (the
-                  default when stdout is a terminal; --no-wait to detach)
-                  WATCHes the run to its end.
+      run FILE    SUBMIT the file's bytes ("-": stdin; media type from
+                  the content: "%PDF-" is application/pdf, anything else
+                  must be UTF-8 text), or with --path the path itself
+                  (made absolute) for the orchestrator to read. Prints the
+                  run id; with --wait (the default when stdout is a
+                  terminal; --no-wait to detach) WATCHes the run to its end.
       status RUN  STATUS: state, phases, conflicts, warnings, failures;
                   --wait watches it to its end, like run --wait.
       results RUN, report RUN, cancel RUN, runs, factories: one request each.
@@ -52,11 +52,13 @@
     redrawn in place (ANSI cursor movement, no colours; '#' and '.' when
     the locale is not UTF-8); elsewhere, one plain line per phase change,
     at most one per --interval per phase for the counts (state changes
-    always). Then the summary: a phase table (state, done/total, failed,
-    cached, duration, factories), the run's state, error, warnings,
-    conflicts and failures. --json prints the replies instead, one JSON
-    object per line (ctl_output.h): run --wait prints SUBMITTED's then each
-    PROGRESS; the last line is the final status.
+    always). A running phase's ETA is its measured pace once any of its
+    contracts is done, the orchestrator's estimate before. Then the
+    summary: a phase table (state, done/total, failed, cached, duration,
+    factories), the run's state, error, warnings, conflicts and failures.
+    --json prints the replies instead, one JSON object per line
+    (ctl_output.h): run --wait prints SUBMITTED's then each PROGRESS; the
+    last line is the final status.
 */
 #include "ctl_command.h"
 #include "ctl_output.h"
@@ -744,20 +746,23 @@ s_join (char *const *items, size_t count)
     return text;
 }
 
-//  Seconds left in a phase: the orchestrator's estimate for the current
-//  phase, else the pace so far; < 0 when unknown.
+//  Seconds left in a running phase: the pace measured so far once any of
+//  its contracts is done (the plans' estimates can be far off, as for
+//  contracts never measured), before that the orchestrator's estimate;
+//  < 0 when unknown.
 static double
 s_phase_eta (const Farfan__RunStatus *status, const Farfan__PhaseStatus *phase)
 {
     if (phase->state != FARFAN__PHASE_STATE__PHASE_RUNNING || phase->done >= phase->total)
         return -1;
+    uint64_t now = ff_clock_wall_us ();
+    if (phase->done > 0 && phase->started_at_us && now > phase->started_at_us) {
+        double elapsed = (double) (now - phase->started_at_us) / 1e6;
+        return elapsed / phase->done * (phase->total - phase->done);
+    }
     if (status->eta_s > 0 && strcmp (phase->phase, status->current_phase) == 0)
         return status->eta_s;
-    uint64_t now = ff_clock_wall_us ();
-    if (phase->done == 0 || phase->started_at_us == 0 || now <= phase->started_at_us)
-        return -1;
-    double elapsed = (double) (now - phase->started_at_us) / 1e6;
-    return elapsed / phase->done * (phase->total - phase->done);
+    return -1;
 }
 
 //  ---------------------------------------------------------------------
@@ -1216,11 +1221,18 @@ s_watch (s_ctx_t *ctx, const char *run_id, s_display_t *display)
         goto cleanup;
     }
     uint64_t heard_us = ff_clock_mono_us ();
+    bool heard_any = false;     //  any reply yet
     while (true) {
         uint64_t now = ff_clock_mono_us ();
         uint64_t silence_us = now - heard_us;
         uint64_t limit_us = (uint64_t) ctx->timeout_ms * 1000;
         if (silence_us >= limit_us) {
+            if (*stream.probe_id && !heard_any) {
+                fprintf (stderr, "%s: no reply from %s to WATCH nor to STATUS (%d ms each)\n",
+                         ctx->prefix, ctx->endpoint, ctx->timeout_ms);
+                code = CTL_EXIT_UNREACHABLE;
+                break;
+            }
             if (*stream.probe_id) {
                 fprintf (stderr, "%s: %s stopped answering: nothing for %d ms, then no answer to "
                          "a check within %d ms. The run goes on if the orchestrator comes back: "
@@ -1276,13 +1288,15 @@ s_watch (s_ctx_t *ctx, const char *run_id, s_display_t *display)
         if (!probe && strcmp (id, stream.watch_id) != 0)
             continue;           //  an earlier WATCH's or check's late reply
         heard_us = ff_clock_mono_us ();
+        heard_any = true;
         Farfan__RunStatus *status = s_stream_status (
             ctx, reply, probe ? FARFAN__MESSAGE_TYPE__RUN_STATUS : FARFAN__MESSAGE_TYPE__PROGRESS,
             &code);
         if (!status)
             break;
-        if (probe)
-            *stream.probe_id = '\0';
+        //  Any answer shows the orchestrator is there: a check still out
+        //  is moot (its late answer is ignored).
+        *stream.probe_id = '\0';
         bool final = s_run_final (status->state);
         //  --json: every PROGRESS; a check's answer only when it ends it.
         if (ctx->json && (!probe || final))
@@ -1369,9 +1383,9 @@ s_read_document (s_ctx_t *ctx, const char *path, size_t *size)
     data = (uint8_t *) malloc (capacity);
     assert (data);
     *size = 0;
-    size_t got;
-    while ((got = fread (data + *size, 1, capacity - *size, file)) > 0) {
-        *size += got;
+    //  Until end of file: on a terminal, fread would read on after ^D.
+    while (!feof (file) && !ferror (file)) {
+        *size += fread (data + *size, 1, capacity - *size, file);
         if (*size == capacity) {
             capacity *= 2;
             data = (uint8_t *) realloc (data, capacity);

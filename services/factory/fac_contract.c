@@ -33,10 +33,11 @@
 #define S_ELEMENT_TYPE_MAX  127         // element types, bytes of UTF-8
 #define S_TIMEOUT_DEFAULT   30000
 #define S_TIMEOUT_MAX       3600000
+#define S_TITLE_MAX         2048        // title, bytes of UTF-8
 
 static const char *s_top_keys [] = {
     "format", "id", "version", "status", "type", "identity", "applicable_phases",
-    "inputs", "patterns", "expected_elements", "methods", "scoring", "timeout_ms",
+    "inputs", "patterns", "expected_elements", "methods", "scoring", "timeout_ms", "title",
 };
 static const char *s_identity_keys [] = { "base_question", "policy_area", "dimension", "cluster" };
 static const char *s_inputs_keys [] = { "document", "contracts" };
@@ -412,6 +413,7 @@ s_contract_free (fac_contract_t *self)
     free (self->id);
     free (self->version);
     free (self->type);
+    free (self->title);
     free (self->base_question);
     free (self->policy_area);
     free (self->dimension);
@@ -451,6 +453,7 @@ s_contract_new (const char *source)
     self->id = strdup ("");
     self->version = strdup ("");
     self->type = strdup ("");
+    self->title = strdup ("");
     self->base_question = strdup ("");
     self->policy_area = strdup ("");
     self->dimension = strdup ("");
@@ -459,7 +462,7 @@ s_contract_new (const char *source)
     self->source = strdup (source);
     self->scoring = json_object ();
     self->timeout_ms = S_TIMEOUT_DEFAULT;
-    if (!self->id || !self->version || !self->type || !self->base_question
+    if (!self->id || !self->version || !self->type || !self->title || !self->base_question
     ||  !self->policy_area || !self->dimension || !self->cluster || !self->modality
     ||  !self->source || !self->scoring) {
         s_contract_free (self);
@@ -528,6 +531,15 @@ s_parse_header (s_parse_t *p, const json_t *object, bool in_set, fac_contract_t 
         else
         if (s_set_text (p, &self->type, text) == 0)
             s_put (p, canon, "type", json_string (text));
+    }
+    json_t *title = s_member (p, object, "", "title", false, S_STRING);
+    if (title) {
+        const char *text = json_string_value (title);
+        if (strlen (text) > S_TITLE_MAX || !s_printable (text))
+            s_fail (p, "title", "must be at most %d bytes without control characters", S_TITLE_MAX);
+        else
+        if (*text && s_set_text (p, &self->title, text) == 0)
+            s_put (p, canon, "title", json_string (text));
     }
     json_t *timeout = s_member (p, object, "", "timeout_ms", false, S_INTEGER);
     if (timeout) {

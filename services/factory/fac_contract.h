@@ -72,6 +72,7 @@ typedef struct fac_contract {
     char *version;              // the contract's own version string
     fac_contract_status_t status;
     char *type;                 // "micro", "aggregation", "ingestion", "scoring", "recommendation", "report", "task"
+    char *title;                // what it asks or does, for people ("" when none)
     char *base_question;        // "Q001" ("" when n/a)
     char *policy_area;          // "PA01" ("" when n/a)
     char *dimension;            // "DIM01" ("" when n/a)

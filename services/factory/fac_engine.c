@@ -90,9 +90,11 @@ struct s_batch {
     s_document_t *document;     // reference or NULL
     json_t *params;             // owned object
     char *params_canonical;     // owned, for cache keys
-    fac_input_t *inputs;        // the request's inputs, copied (owned)
-    char **input_strings;       // strings owned by inputs (freed with them)
-    size_t input_string_count;
+    fac_input_t *inputs;        // the request's inputs (owned array; strings borrowed from input_messages)
+    Farfan__InputResult **input_messages;   // private copies of the request's inputs (owned)
+    fac_input_evidence_t **input_evidence;  // per input: its evidence array (owned)
+    fac_input_match_t **input_matches;      // per input: every quoted match (owned)
+    char (*input_digests) [65]; // per input: BLAKE2b of its packed form, for cache keys
     size_t input_count;
     s_task_t **tasks;           // every task (owned until reported and returned)
     size_t total;
@@ -793,16 +795,16 @@ s_task_free (s_task_t *task)
 
 //  Frees the batch once its BatchDone is out and no task is left.
 static void
+    s_batch_inputs_free (s_batch_t *batch);
+
+static void
 s_batch_release (s_batch_t *batch)
 {
     if (batch->live == 0 && batch->done_sent) {
         s_document_unref (&batch->document);
         json_decref (batch->params);
         free (batch->params_canonical);
-        for (size_t i = 0; i < batch->input_string_count; i++)
-            free (batch->input_strings [i]);
-        free (batch->input_strings);
-        free (batch->inputs);
+        s_batch_inputs_free (batch);
         free (batch->tasks);
         zlistx_destroy (&batch->backlog);
         free (batch->plan_id);
@@ -879,38 +881,108 @@ s_batch_params (s_batch_t *batch, const char *params_json, char *err, size_t err
     return batch->params_canonical ? 0 : -1;
 }
 
-static char *
-s_keep (s_batch_t *batch, const char *text)
+//  Frees what s_batch_inputs made.
+static void
+s_batch_inputs_free (s_batch_t *batch)
 {
-    char *copy = strdup (text ? text : "");
-    batch->input_strings [batch->input_string_count++] = copy;
-    return copy;
+    for (size_t i = 0; i < batch->input_count; i++) {
+        if (batch->input_messages)
+            farfan__input_result__free_unpacked (batch->input_messages [i], NULL);
+        if (batch->input_evidence)
+            free (batch->input_evidence [i]);
+        if (batch->input_matches)
+            free (batch->input_matches [i]);
+    }
+    free (batch->input_messages);
+    free (batch->input_evidence);
+    free (batch->input_matches);
+    free (batch->input_digests);
+    free (batch->inputs);
+    batch->input_messages = NULL;
+    batch->input_evidence = NULL;
+    batch->input_matches = NULL;
+    batch->input_digests = NULL;
+    batch->inputs = NULL;
+    batch->input_count = 0;
 }
 
-//  Copies the request's aggregation inputs (borrowed for the call only).
-static void
+//  Copies one request input (borrowed for the call only) into slot i: a
+//  private unpacked copy the fac_input_t points into, and the digest of
+//  its packed form. Returns 0, or -1 when out of memory.
+static int
+s_batch_input (s_batch_t *batch, size_t i, const Farfan__InputResult *source)
+{
+    size_t size = farfan__input_result__get_packed_size (source);
+    uint8_t *packed = (uint8_t *) malloc (size ? size : 1);
+    if (!packed)
+        return -1;
+    farfan__input_result__pack (source, packed);
+    uint8_t hash [32];
+    crypto_generichash (hash, sizeof hash, packed, size, NULL, 0);
+    s_digest_hex (hash, sizeof hash, batch->input_digests [i]);
+    Farfan__InputResult *copy = farfan__input_result__unpack (NULL, size, packed);
+    free (packed);
+    if (!copy)
+        return -1;
+    batch->input_messages [i] = copy;
+    size_t match_total = 0;
+    for (size_t e = 0; e < copy->n_evidence; e++)
+        match_total += copy->evidence [e]->n_matches;
+    fac_input_evidence_t *evidence = (fac_input_evidence_t *)
+        calloc (copy->n_evidence ? copy->n_evidence : 1, sizeof (fac_input_evidence_t));
+    fac_input_match_t *matches = (fac_input_match_t *)
+        calloc (match_total ? match_total : 1, sizeof (fac_input_match_t));
+    batch->input_evidence [i] = evidence;
+    batch->input_matches [i] = matches;
+    if (!evidence || !matches)
+        return -1;
+    size_t used = 0;
+    for (size_t e = 0; e < copy->n_evidence; e++) {
+        const Farfan__Evidence *item = copy->evidence [e];
+        evidence [e] = (fac_input_evidence_t) {
+            .element_type = item->element_type, .count = item->count, .minimum = item->minimum,
+            .required = item->required, .satisfied = item->satisfied,
+            .matches = matches + used, .match_count = item->n_matches,
+        };
+        for (size_t m = 0; m < item->n_matches; m++)
+            matches [used++] = (fac_input_match_t) {
+                .offset = item->matches [m]->offset, .length = item->matches [m]->length,
+                .text = item->matches [m]->text, .pattern_id = item->matches [m]->pattern_id,
+            };
+    }
+    batch->inputs [i] = (fac_input_t) {
+        .contract_id = copy->contract_id, .status = (int) copy->status, .score = copy->score,
+        .quality = copy->quality, .confidence = copy->confidence,
+        .missing_elements = (const char *const *) copy->missing_elements,
+        .missing_count = copy->n_missing_elements,
+        .ratio = copy->ratio, .evidence = evidence, .evidence_count = copy->n_evidence,
+        .output_json = copy->output_json, .type = copy->contract_type, .title = copy->title,
+        .base_question = copy->base_question, .policy_area = copy->policy_area,
+        .dimension = copy->dimension, .cluster = copy->cluster,
+    };
+    return 0;
+}
+
+//  Copies the request's inputs (borrowed for the call only). Returns 0, or
+//  -1 when out of memory (nothing kept).
+static int
 s_batch_inputs (s_batch_t *batch, Farfan__InputResult *const *inputs, size_t count)
 {
-    size_t strings = 0;
-    for (size_t i = 0; i < count; i++)
-        strings += 2 + inputs [i]->n_missing_elements;
-    batch->inputs = (fac_input_t *) calloc (count ? count : 1, sizeof (fac_input_t));
-    batch->input_strings = (char **) calloc (strings ? strings : 1, sizeof (char *));
+    if (count == 0)
+        return 0;
     batch->input_count = count;
-    for (size_t i = 0; i < count; i++) {
-        const Farfan__InputResult *source = inputs [i];
-        fac_input_t *input = &batch->inputs [i];
-        input->contract_id = s_keep (batch, source->contract_id);
-        input->status = (int) source->status;
-        input->score = source->score;
-        input->quality = s_keep (batch, source->quality);
-        input->confidence = source->confidence;
-        input->missing_count = source->n_missing_elements;
-        //  The missing elements follow as consecutive kept strings.
-        input->missing_elements = (const char *const *) (batch->input_strings + batch->input_string_count);
-        for (size_t m = 0; m < source->n_missing_elements; m++)
-            s_keep (batch, source->missing_elements [m]);
-    }
+    batch->inputs = (fac_input_t *) calloc (count, sizeof (fac_input_t));
+    batch->input_messages = (Farfan__InputResult **) calloc (count, sizeof (void *));
+    batch->input_evidence = (fac_input_evidence_t **) calloc (count, sizeof (void *));
+    batch->input_matches = (fac_input_match_t **) calloc (count, sizeof (void *));
+    batch->input_digests = (char (*) [65]) calloc (count, 65);
+    bool ok = batch->inputs && batch->input_messages && batch->input_evidence
+           && batch->input_matches && batch->input_digests;
+    for (size_t i = 0; ok && i < count; i++)
+        ok = s_batch_input (batch, i, inputs [i]) == 0;
+    if (!ok)
+        s_batch_inputs_free (batch);
+    return ok ? 0 : -1;
 }
 
 //  The cache key of a task: BLAKE2b-256 over everything its result
@@ -928,16 +1000,17 @@ s_task_cache_key (s_task_t *task)
     crypto_generichash_update (&state, (const uint8_t *) document, strlen (document) + 1);
     crypto_generichash_update (&state, (const uint8_t *) batch->params_canonical,
                                strlen (batch->params_canonical) + 1);
+    //  Each input by the digest of everything the request carried for it
+    //  (an input the request did not carry: its id alone).
     for (size_t i = 0; i < task->ctx.input_count; i++) {
         const fac_input_t *input = &task->ctx.inputs [i];
-        char line [256];
-        int length = snprintf (line, sizeof line, "%s|%d|%.17g|%s|%.17g|%zu", input->contract_id,
-                               input->status, input->score, input->quality ? input->quality : "",
-                               input->confidence, input->missing_count);
-        crypto_generichash_update (&state, (const uint8_t *) line, (size_t) length + 1);
-        for (size_t m = 0; m < input->missing_count; m++)
-            crypto_generichash_update (&state, (const uint8_t *) input->missing_elements [m],
-                                       strlen (input->missing_elements [m]) + 1);
+        const char *digest = "absent";
+        for (size_t j = 0; j < batch->input_count; j++)
+            if (batch->inputs [j].contract_id == input->contract_id)
+                digest = batch->input_digests [j];
+        crypto_generichash_update (&state, (const uint8_t *) input->contract_id,
+                                   strlen (input->contract_id) + 1);
+        crypto_generichash_update (&state, (const uint8_t *) digest, strlen (digest) + 1);
     }
     uint8_t hash [32];
     crypto_generichash_final (&state, hash, sizeof hash);
@@ -1050,10 +1123,13 @@ s_task_begin (s_task_t *task, bool no_cache)
         task->inputs = (fac_input_t *) calloc (contract->input_count, sizeof (fac_input_t));
         for (size_t i = 0; task->inputs && i < contract->input_count; i++) {
             fac_input_t *input = &task->inputs [i];
-            input->contract_id = contract->input_contracts [i];
-            input->status = FARFAN__RESULT_STATUS__RESULT_STATUS_UNSPECIFIED;
-            input->score = NAN;
-            input->confidence = NAN;
+            *input = (fac_input_t) {
+                .contract_id = contract->input_contracts [i],
+                .status = FARFAN__RESULT_STATUS__RESULT_STATUS_UNSPECIFIED,
+                .score = NAN, .confidence = NAN, .ratio = NAN,
+                .quality = "", .output_json = "", .type = "", .title = "",
+                .base_question = "", .policy_area = "", .dimension = "", .cluster = "",
+            };
             for (size_t j = 0; j < batch->input_count; j++)
                 if (streq (batch->inputs [j].contract_id, contract->input_contracts [i])) {
                     *input = batch->inputs [j];
@@ -1366,6 +1442,14 @@ fac_engine_execute (fac_engine_t *self, const fac_batch_request_t *request,
         free (batch);
         return -1;
     }
+    if (s_batch_inputs (batch, request->inputs, request->input_count) != 0) {
+        *code = FARFAN__ERROR_CODE__INTERNAL;
+        snprintf (err, err_size, "out of memory copying %zu inputs", request->input_count);
+        json_decref (batch->params);
+        free (batch->params_canonical);
+        free (batch);
+        return -1;
+    }
     batch->document = document ? s_document_ref (document) : NULL;
     batch->sink = sink;
     batch->backlog = zlistx_new ();
@@ -1378,7 +1462,6 @@ fac_engine_execute (fac_engine_t *self, const fac_batch_request_t *request,
     if (request->plan_id && *request->plan_id)
         batch->plan_id = strdup (request->plan_id);
     farfan__batch_done__init (&batch->counts);
-    s_batch_inputs (batch, request->inputs, request->input_count);
     zlistx_add_end (self->batches, batch);
     self->pending += batch->total;
 

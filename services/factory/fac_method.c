@@ -27,6 +27,21 @@ s_noop_run (fac_context_t *ctx, const json_t *params)
     return 0;
 }
 
+//  report.assemble (fac_methods_report.c).
+fac_method_check_fn fac_methods_report_check;
+fac_method_run_fn   fac_methods_report_run;
+
+//  text.profile, text.sections (fac_methods_doc.c), score.from_input
+//  (fac_methods_score.c), recommend.rules (fac_methods_recommend.c).
+fac_method_check_fn fac_methods_profile_check;
+fac_method_run_fn   fac_methods_profile_run;
+fac_method_check_fn fac_methods_sections_check;
+fac_method_run_fn   fac_methods_sections_run;
+fac_method_check_fn fac_methods_from_input_check;
+fac_method_run_fn   fac_methods_from_input_run;
+fac_method_check_fn fac_methods_recommend_check;
+fac_method_run_fn   fac_methods_recommend_run;
+
 static const fac_method_t s_methods [] = {
     { "text.match_patterns", FAC_METHOD_CPU,
       fac_methods_match_patterns_check, fac_methods_match_patterns_run,
@@ -40,15 +55,30 @@ static const fac_method_t s_methods [] = {
     { "text.keyword_density", FAC_METHOD_CPU,
       fac_methods_keyword_density_check, fac_methods_keyword_density_run,
       "occurrences of keywords per 1000 words (case-insensitive)" },
+    { "text.profile", FAC_METHOD_CPU,
+      fac_methods_profile_check, fac_methods_profile_run,
+      "bytes, lines, words, pages of the document; refuses one too short to analyse" },
+    { "text.sections", FAC_METHOD_CPU,
+      fac_methods_sections_check, fac_methods_sections_run,
+      "headings, sections (byte offsets, levels, pages) and chunks of a plan's text" },
     { "score.modality", FAC_METHOD_CPU,
       fac_methods_modality_check, fac_methods_modality_run,
       "ratio to a 0-3 score by scoring modality TYPE_A..TYPE_F, and its quality level" },
+    { "score.from_input", FAC_METHOD_CPU,
+      fac_methods_from_input_check, fac_methods_from_input_run,
+      "an input contract's ratio and evidence, to score as that contract would" },
     { "aggregate.weighted_mean", FAC_METHOD_CPU,
       fac_methods_weighted_mean_check, fac_methods_weighted_mean_run,
-      "weighted mean of the input contracts' scores" },
+      "weighted mean of the input contracts' scores, with dispersion penalty and coherence" },
     { "aggregate.choquet", FAC_METHOD_CPU,
       fac_methods_choquet_check, fac_methods_choquet_run,
       "2-additive Choquet integral of the input contracts' scores (pairwise interactions)" },
+    { "recommend.rules", FAC_METHOD_CPU,
+      fac_methods_recommend_check, fac_methods_recommend_run,
+      "recommendations from rules over scored questions, with the plan section concerned" },
+    { "report.assemble", FAC_METHOD_CPU,
+      fac_methods_report_check, fac_methods_report_run,
+      "the report of a run (JSON, Markdown, self-contained HTML) from its inputs' results" },
     { "io.wait", FAC_METHOD_WAIT, fac_methods_io_wait_check, NULL,
       "waits params.ms milliseconds on the event loop (simulated I/O latency)" },
     { "exec", FAC_METHOD_WAIT, fac_methods_exec_check, NULL,

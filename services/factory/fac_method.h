@@ -17,8 +17,10 @@
         registry gives their parameter check only.
 
     Registered methods: text.match_patterns, text.count_elements,
-    text.extract_numbers, text.keyword_density, score.modality,
-    aggregate.weighted_mean, aggregate.choquet (CPU); io.wait, exec (WAIT).
+    text.extract_numbers, text.keyword_density, text.profile,
+    text.sections, score.modality, score.from_input,
+    aggregate.weighted_mean, aggregate.choquet, recommend.rules,
+    report.assemble (CPU); io.wait, exec (WAIT).
 */
 #ifndef FAC_METHOD_H_INCLUDED
 #define FAC_METHOD_H_INCLUDED
@@ -44,6 +46,10 @@ typedef struct {
 //  fac_match_t.pattern of a match that text.extract_numbers added to an
 //  element's evidence (params.as_elements), not a pattern's.
 #define FAC_MATCH_EXTRACTED UINT32_MAX
+//  fac_match_t.pattern of a match that score.from_input copied from an
+//  input's evidence: no pattern of this contract (its offset and length
+//  are the input's, in the same document).
+#define FAC_MATCH_COPIED (UINT32_MAX - 1)
 
 //  Evidence for one element type: every expected element of the contract
 //  has one (in expected-element order), followed by element types that
@@ -58,7 +64,29 @@ typedef struct {
     uint32_t match_count;       // ≤ the cap
 } fac_evidence_t;
 
-//  One input of an aggregation (an earlier contract's result).
+//  A quoted match of an input's evidence.
+typedef struct {
+    uint64_t offset;            // byte offset in the document
+    uint32_t length;            // bytes
+    const char *text;           // the matched text (capped)
+    const char *pattern_id;
+} fac_input_match_t;
+
+//  One element of an input's evidence (ContractResult.evidence).
+typedef struct {
+    const char *element_type;
+    uint32_t count;
+    uint32_t minimum;
+    bool required;
+    bool satisfied;
+    const fac_input_match_t *matches;
+    size_t match_count;
+} fac_input_evidence_t;
+
+//  One input of a contract: an earlier contract's result, as the request
+//  carries it (factory.proto InputResult). Strings are never NULL ("" when
+//  absent); an input the request did not carry has status 0
+//  (UNSPECIFIED), score, ratio and confidence NAN and no evidence.
 typedef struct {
     const char *contract_id;
     int status;                 // Farfan__ResultStatus
@@ -67,6 +95,16 @@ typedef struct {
     double confidence;
     const char *const *missing_elements;
     size_t missing_count;
+    double ratio;               // 0..1
+    const fac_input_evidence_t *evidence;
+    size_t evidence_count;
+    const char *output_json;    // its free-form outputs ("" or a JSON object)
+    const char *type;           // the input contract's type ("micro", "aggregation", ...)
+    const char *title;
+    const char *base_question;  // its identity
+    const char *policy_area;
+    const char *dimension;
+    const char *cluster;
 } fac_input_t;
 
 typedef struct fac_context {
@@ -136,5 +174,14 @@ const fac_method_t *
 //  Every registered method, in a stable order; *count set.
 const fac_method_t *
     fac_method_all (size_t *count);
+
+//  The folded form of text[0..size) for comparing words regardless of
+//  case and accents (text.sections' keywords, recommend.rules' section
+//  lookup): ASCII upper case to lower case, Latin-1 letters (U+00C0 to
+//  U+00FF) to their plain ASCII letter (Á á -> a, Ñ ñ -> n, Ü -> u), other
+//  Latin-1 capitals to lower case; every other byte as is. Writes at most
+//  size bytes to out (not terminated); returns the length written.
+size_t
+    fac_text_fold (const char *text, size_t size, char *out);
 
 #endif

@@ -1,6 +1,6 @@
-/*  fac_methods_score — score.modality, aggregate.weighted_mean,
-    aggregate.choquet, and the parameter checks of the waiting methods
-    io.wait and exec. Formulas: proto/methods.md. */
+/*  fac_methods_score — score.modality, score.from_input,
+    aggregate.weighted_mean, aggregate.choquet, and the parameter checks
+    of the waiting methods io.wait and exec. Formulas: proto/methods.md. */
 #include "fac_methods.h"
 
 #include <math.h>
@@ -9,12 +9,19 @@
 #include <string.h>
 #include <sys/types.h>
 
+//  score.from_input's entry points (registered in fac_method.c).
+fac_method_check_fn fac_methods_from_input_check;
+fac_method_run_fn   fac_methods_from_input_run;
+
 //  RESULT_OK of Farfan__ResultStatus (proto/factory.proto).
 #define S_RESULT_OK 1
 //  Tolerance of "sums to 1" and of the monotonicity inequalities.
 #define S_EPSILON 1e-6
 //  Most weights TYPE_D takes.
 #define S_WEIGHTS_MAX 16
+//  The largest population standard deviation of scores on 0-3 (half the
+//  scores 0, half 3): the scale of aggregate.weighted_mean's coherence.
+#define S_STDDEV_MAX 1.5
 
 static double
 s_clamp (double value, double low, double high)
@@ -292,6 +299,194 @@ fac_methods_modality_run (fac_context_t *ctx, const json_t *params)
 }
 
 //  ---------------------------------------------------------------------
+//  score.from_input
+
+static const char *
+s_status_name (int status)
+{
+    switch (status) {
+        case 0: return "missing: the request did not carry its result";
+        case 1: return "OK";
+        case 2: return "FAILED";
+        case 3: return "TIMEOUT";
+        case 4: return "SKIPPED";
+        default: return "unknown status";
+    }
+}
+
+static bool
+s_same (const char *a, const char *b)
+{
+    return strcmp (a? a: "", b? b: "") == 0;
+}
+
+//  The input to score: params.input, else the contract's only input.
+//  *input is borrowed from the contract.
+static int
+s_from_input_parse (const json_t *params, const fac_contract_t *contract, const char **input,
+                    char *err, size_t err_size)
+{
+    static const char *const known [] = { "input", NULL };
+    if (fac_methods_check_keys (params, "score.from_input", known, err, err_size))
+        return -1;
+    if (contract->input_count == 0)
+        return fac_methods_errf (err, err_size, "inputs.contracts: score.from_input scores an input "
+                                 "contract's result, the contract names none");
+    json_t *given = json_object_get (params, "input");
+    if (!given) {
+        if (contract->input_count > 1)
+            return fac_methods_errf (err, err_size, "params.input: the contract has %zu inputs; "
+                                     "name the one to score", contract->input_count);
+        *input = contract->input_contracts [0];
+        return 0;
+    }
+    if (!json_is_string (given))
+        return fac_methods_errf (err, err_size, "params.input: must be an id of inputs.contracts");
+    for (size_t i = 0; i < contract->input_count; i++)
+        if (strcmp (contract->input_contracts [i], json_string_value (given)) == 0) {
+            *input = contract->input_contracts [i];
+            return 0;
+        }
+    return fac_methods_errf (err, err_size, "params.input: %s is not an input of this contract "
+                             "(inputs.contracts)", json_string_value (given));
+}
+
+int
+fac_methods_from_input_check (const json_t *params, const fac_contract_t *contract,
+                              const fac_method_env_t *env, char *err, size_t err_size)
+{
+    const char *input;
+    return s_from_input_parse (params, contract, &input, err, err_size);
+}
+
+//  Copies one element of the input's evidence into entry (count and
+//  quoted matches, as FAC_MATCH_COPIED). -1 when out of memory.
+static int
+s_evidence_copy (fac_evidence_t *entry, const fac_input_evidence_t *source)
+{
+    entry->count = source->count;
+    if (source->match_count == 0)
+        return 0;
+    entry->matches = (fac_match_t *) calloc (source->match_count, sizeof (fac_match_t));
+    if (!entry->matches)
+        return -1;
+    for (size_t m = 0; m < source->match_count; m++)
+        entry->matches [m] = (fac_match_t) {
+            .offset = source->matches [m].offset,
+            .length = source->matches [m].length,
+            .pattern = FAC_MATCH_COPIED,
+        };
+    entry->match_count = (uint32_t) source->match_count;
+    return 0;
+}
+
+int
+fac_methods_from_input_run (fac_context_t *ctx, const json_t *params)
+{
+    static const char *method = "score.from_input";
+    const fac_contract_t *contract = ctx->compiled->contract;
+    const char *id;
+    char reason [200];
+    if (s_from_input_parse (params, contract, &id, reason, sizeof reason))
+        return fac_methods_fail (ctx, method, "%s", reason);
+    const fac_input_t *input = NULL;
+    for (size_t i = 0; i < ctx->input_count && !input; i++)
+        if (s_same (ctx->inputs [i].contract_id, id))
+            input = &ctx->inputs [i];
+    if (!input || input->status != S_RESULT_OK)
+        return fac_methods_fail (ctx, method, "input %s is not OK (%s)", id,
+                                 s_status_name (input? input->status: 0));
+    if (!isfinite (input->ratio))
+        return fac_methods_fail (ctx, method, "input %s has no ratio to score", id);
+    if (input->ratio < 0 || input->ratio > 1)
+        return fac_methods_fail (ctx, method, "input %s: ratio %g is not in 0..1", id, input->ratio);
+
+    //  The contract's expected elements first (counts from the input's
+    //  element of the same type), then the input's other elements.
+    size_t capacity = contract->expected_count + input->evidence_count;
+    fac_evidence_t *evidence = (fac_evidence_t *) calloc (capacity? capacity: 1, sizeof (fac_evidence_t));
+    bool *taken = (bool *) calloc (input->evidence_count + 1, sizeof (bool));
+    json_t *elements = json_array ();
+    json_t *missing = json_array ();
+    json_t *extra = json_array ();
+    size_t count = 0;
+    int rc = -1;
+    if (!evidence || !taken || !elements || !missing || !extra) {
+        fac_methods_fail (ctx, method, "out of memory");
+        goto done;
+    }
+    for (size_t e = 0; e < contract->expected_count; e++) {
+        fac_evidence_t *entry = &evidence [count++];
+        entry->element_type = contract->expected [e].type;
+        entry->minimum = contract->expected [e].minimum;
+        entry->required = contract->expected [e].required;
+        entry->expected = true;
+        const fac_input_evidence_t *source = NULL;
+        for (size_t i = 0; i < input->evidence_count && !source; i++)
+            if (!taken [i] && s_same (input->evidence [i].element_type, entry->element_type)) {
+                source = &input->evidence [i];
+                taken [i] = true;
+            }
+        if (source && s_evidence_copy (entry, source)) {
+            fac_methods_fail (ctx, method, "out of memory");
+            goto done;
+        }
+        double satisfaction = fac_methods_satisfaction (entry);
+        if (satisfaction < 1.0)
+            json_array_append_new (missing, json_string (entry->element_type));
+        json_array_append_new (elements, json_pack ("{s:s, s:I, s:I, s:b, s:f, s:b}",
+            "type", entry->element_type,
+            "count", (json_int_t) entry->count,
+            "minimum", (json_int_t) entry->minimum,
+            "required", entry->required,
+            "satisfaction", satisfaction,
+            "found", source != NULL));
+    }
+    for (size_t i = 0; i < input->evidence_count; i++) {
+        if (taken [i])
+            continue;
+        const fac_input_evidence_t *source = &input->evidence [i];
+        fac_evidence_t *entry = &evidence [count++];
+        entry->element_type = source->element_type? source->element_type: "";
+        entry->minimum = source->minimum;
+        entry->required = source->required;
+        entry->expected = false;
+        if (s_evidence_copy (entry, source)) {
+            fac_methods_fail (ctx, method, "out of memory");
+            goto done;
+        }
+        json_array_append_new (extra, json_string (entry->element_type));
+    }
+    fac_methods_evidence_free (ctx);
+    ctx->evidence = evidence;
+    ctx->evidence_count = count;
+    evidence = NULL;
+    ctx->ratio = input->ratio;
+    if (isfinite (input->confidence))
+        ctx->confidence = s_clamp (input->confidence, 0, 1);
+    json_t *output = json_pack ("{s:s, s:f, s:o, s:O, s:O, s:O, s:b}",
+                                "input", id,
+                                "ratio", input->ratio,
+                                "confidence", isfinite (ctx->confidence)? json_real (ctx->confidence): json_null (),
+                                "elements", elements,
+                                "missing_elements", missing,
+                                "extra_elements", extra,
+                                "quoted", ctx->text != NULL);
+    rc = fac_methods_output_set (ctx, method, output);
+done:
+    if (evidence) {
+        for (size_t e = 0; e < count; e++)
+            free (evidence [e].matches);
+        free (evidence);
+    }
+    free (taken);
+    json_decref (elements);
+    json_decref (missing);
+    json_decref (extra);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
 //  Aggregations: inputs, weights, interactions
 
 typedef enum {
@@ -309,6 +504,8 @@ typedef struct {
     s_interaction_t *interactions;
     size_t interaction_count;
     s_on_missing_t on_missing;
+    double dispersion_penalty;  // weighted_mean: k of score - k * stddev
+    double coherence;           // weighted_mean: c of score * (1 - c * stddev / 1.5)
 } s_aggregate_t;
 
 static void
@@ -478,12 +675,16 @@ static int
 s_weighted_mean_parse (const json_t *params, const fac_contract_t *contract,
                        s_aggregate_t *cfg, char *err, size_t err_size)
 {
-    static const char *const known [] = { "weights", "on_missing", NULL };
+    static const char *const known [] = { "weights", "on_missing", "dispersion_penalty",
+                                          "coherence", NULL };
     memset (cfg, 0, sizeof *cfg);
-    if (fac_methods_check_keys (params, "aggregate.weighted_mean", known, err, err_size))
+    if (fac_methods_check_keys (params, "aggregate.weighted_mean", known, err, err_size)
+    ||  s_aggregate_parse (params, contract, "aggregate.weighted_mean", false, cfg, err, err_size))
         return -1;
-    return s_aggregate_parse (params, contract, "aggregate.weighted_mean", false, cfg,
-                              err, err_size);
+    return fac_methods_get_number (params, "dispersion_penalty", 0, 1, 0, &cfg->dispersion_penalty,
+                                   err, err_size)
+        || fac_methods_get_number (params, "coherence", 0, 1, 0, &cfg->coherence, err, err_size)
+         ? -1: 0;
 }
 
 int
@@ -532,18 +733,44 @@ fac_methods_weighted_mean_run (fac_context_t *ctx, const json_t *params)
         fac_methods_fail (ctx, method, "the inputs that are OK all have weight 0");
         goto done;
     }
-    s_aggregate_finish (ctx, &cfg, values, sum / weight_sum);
+    //  The spread of the scores used (unweighted, population): the
+    //  dispersion penalty subtracts k * stddev (floored at 0), then the
+    //  coherence factor 1 - c * stddev / 1.5 scales the result.
+    double mean = sum / weight_sum;
+    double centre = 0, spread = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < contract->input_count; i++)
+        if (values [i].present || cfg.on_missing == S_MISSING_ZERO) {
+            centre += values [i].score;
+            used++;
+        }
+    centre /= (double) used;
+    for (size_t i = 0; i < contract->input_count; i++)
+        if (values [i].present || cfg.on_missing == S_MISSING_ZERO)
+            spread += (values [i].score - centre) * (values [i].score - centre);
+    double stddev = sqrt (spread / (double) used);
+    double penalty = cfg.dispersion_penalty * stddev;
+    double index = s_clamp (1.0 - stddev / S_STDDEV_MAX, 0, 1);
+    double factor = s_clamp (1.0 - cfg.coherence * stddev / S_STDDEV_MAX, 0, 1);
+    double score = mean - penalty;
+    if (score < 0)
+        score = 0;
+    s_aggregate_finish (ctx, &cfg, values, score * factor);
 
     json_t *effective = json_object ();
     for (size_t i = 0; effective && i < contract->input_count; i++)
         if (values [i].present || cfg.on_missing == S_MISSING_ZERO)
             json_object_set_new (effective, contract->input_contracts [i],
                                  json_real (cfg.weights [i] / weight_sum));
-    json_t *output = json_pack ("{s:o*, s:o*, s:o*, s:s}",
+    json_t *output = json_pack ("{s:o*, s:o*, s:o*, s:s, s:f, s:{s:f, s:f, s:f}, s:{s:f, s:f, s:f}}",
                                 "used", s_ids (contract, values, true),
                                 "missing", s_ids (contract, values, false),
                                 "weights", effective,
-                                "on_missing", cfg.on_missing == S_MISSING_SKIP? "skip": "zero");
+                                "on_missing", cfg.on_missing == S_MISSING_SKIP? "skip": "zero",
+                                "mean", mean,
+                                "dispersion", "stddev", stddev, "k", cfg.dispersion_penalty,
+                                    "penalty", penalty,
+                                "coherence", "index", index, "c", cfg.coherence, "factor", factor);
     rc = fac_methods_output_set (ctx, method, output);
 done:
     free (values);

@@ -46,6 +46,8 @@ typedef struct {
     char *quality;
     char **missing;             // expected elements not satisfied
     size_t missing_count;
+    Farfan__ContractResult *result;     // the whole result (owned copy): evidence,
+                                        //   ratio, outputs for the contracts that read it
 } s_done_t;
 
 typedef struct {
@@ -135,11 +137,15 @@ struct orc_engine {
     int64_t commit_timer;               // -1 = none
     zhashx_t *timers;                   // live timer id -> run id (char *)
     uint64_t sequence;
+    char boot [9];                      // random per process: correlation ids of a restarted
+                                        //   orchestrator (same instance id) never match its
+                                        //   predecessor's, whose late replies may still come
     ff_counter_t *runs_ended [6];       // by RunState
     ff_counter_t *dispatched;
     ff_counter_t *committed;
     ff_counter_t *duplicates;
     ff_counter_t *unknown_replies;
+    ff_counter_t *malformed_replies;
     ff_counter_t *redispatched_lost;
     ff_counter_t *retried;
     ff_histogram_t *commit_duration;
@@ -191,6 +197,8 @@ s_done_fini (s_done_t *done)
     for (size_t i = 0; i < done->missing_count; i++)
         free (done->missing [i]);
     free (done->missing);
+    if (done->result)
+        farfan__contract_result__free_unpacked (done->result, NULL);
     memset (done, 0, sizeof *done);
 }
 
@@ -227,6 +235,14 @@ s_done_from_result (s_done_t *done, const Farfan__ContractResult *result)
         }
     }
     json_decref (output);
+    //  A private copy (the result is borrowed): pack and unpack.
+    size_t size = farfan__contract_result__get_packed_size (result);
+    uint8_t *packed = (uint8_t *) malloc (size ? size : 1);
+    if (packed) {
+        farfan__contract_result__pack (result, packed);
+        done->result = farfan__contract_result__unpack (NULL, size, packed);
+        free (packed);
+    }
 }
 
 static s_worker_t *
@@ -269,8 +285,8 @@ s_request (orc_engine_t *self, s_req_kind_t kind, s_run_t *run, const char *fact
            uint32_t type, const ProtobufCMessage *body)
 {
     s_request_t *request = (s_request_t *) zmalloc (sizeof (s_request_t));
-    snprintf (request->correlation_id, sizeof request->correlation_id, "%s-%llu",
-              self->options.instance_id, (unsigned long long) ++self->sequence);
+    snprintf (request->correlation_id, sizeof request->correlation_id, "%.48s-%s-%llu",
+              self->options.instance_id, self->boot, (unsigned long long) ++self->sequence);
     request->kind = kind;
     if (run) {
         snprintf (request->run_id, sizeof request->run_id, "%s", run->id);
@@ -825,6 +841,25 @@ s_conflict_add (s_run_t *run, const char *factory_id, const char *kind, const ch
     item->conflict.detail = strdup (detail);
     item->conflict.resolved = resolved;
     zlistx_add_end (run->conflicts, item);
+    //  Signal alignment.conflict, subject "<run>/<factory>", payload
+    //  {kind, resolved}.
+    msgpack_sbuffer sbuffer;
+    msgpack_sbuffer_init (&sbuffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &sbuffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&packer, 2);
+    msgpack_pack_str_with_body (&packer, "kind", 4);
+    msgpack_pack_str_with_body (&packer, kind, strlen (kind));
+    msgpack_pack_str_with_body (&packer, "resolved", 8);
+    if (resolved)
+        msgpack_pack_true (&packer);
+    else
+        msgpack_pack_false (&packer);
+    char subject [256];
+    snprintf (subject, sizeof subject, "%s/%s", run->id, factory_id);
+    s_signal (run->engine, "alignment.conflict", subject, run->phase, NAN,
+              (const uint8_t *) sbuffer.data, sbuffer.size);
+    msgpack_sbuffer_destroy (&sbuffer);
 }
 
 static void s_alignment_answered (s_run_t *run);
@@ -1173,6 +1208,24 @@ s_batch_inputs (s_run_t *run, char **ids, size_t count, size_t *input_count)
             input->confidence = done->confidence;
             input->missing_elements = done->missing;
             input->n_missing_elements = done->missing_count;
+            //  Everything else a contract may read of it: evidence, ratio,
+            //  outputs (borrowed from the committed copy), and what the
+            //  set says of the input contract.
+            if (done->result) {
+                input->ratio = done->result->ratio;
+                input->evidence = done->result->evidence;
+                input->n_evidence = done->result->n_evidence;
+                input->output_json = done->result->output_json;
+            }
+            fac_contract_t *source = fac_contract_set_lookup (self->contracts, input_id);
+            if (source) {
+                input->contract_type = source->type;
+                input->title = source->title;
+                input->base_question = source->base_question;
+                input->policy_area = source->policy_area;
+                input->dimension = source->dimension;
+                input->cluster = source->cluster;
+            }
             inputs [used++] = input;
         }
     }
@@ -1470,6 +1523,8 @@ s_on_result (orc_engine_t *self, s_worker_t *worker, s_request_t *request, const
     Farfan__ContractResult *result = farfan__contract_result__unpack (
         NULL, ff_msg_body_size (msg), ff_msg_body_data (msg));
     if (!result) {
+        //  Its contract stays unreported: back to the queue at BATCH_DONE.
+        ff_counter_inc (self->malformed_replies);
         ff_log_warn ("factory %s: a RESULT that does not decode", worker->id);
         return;
     }
@@ -1481,6 +1536,12 @@ s_on_result (orc_engine_t *self, s_worker_t *worker, s_request_t *request, const
                 break;
     }
     if (index >= request->id_count || request->reported [index]) {
+        //  A contract this batch does not hold, or a second result for one
+        //  it does: counted, dropped.
+        ff_counter_inc (index >= request->id_count ? self->unknown_replies : self->duplicates);
+        ff_log_debug ("factory %s: %s result for %s in %s, dropped", worker->id,
+                      index >= request->id_count ? "a stray" : "a second", result->contract_id,
+                      request->correlation_id);
         farfan__contract_result__free_unpacked (result, NULL);
         return;
     }
@@ -1556,6 +1617,8 @@ s_on_sync_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
     if (!reply || !worker) {
         if (reply)
             farfan__sync_reply__free_unpacked (reply, NULL);
+        else
+            ff_counter_inc (self->malformed_replies);
         s_conflict_add (run, request->factory_id, "excluded", "SYNC reply does not decode", false);
         return;
     }
@@ -1612,6 +1675,9 @@ s_on_plan_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
 {
     Farfan__ExecutionPlan *plan = farfan__execution_plan__unpack (NULL, ff_msg_body_size (msg),
                                                                   ff_msg_body_data (msg));
+    //  A plan is advice: without one the phase starts with no estimates.
+    if (!plan)
+        ff_counter_inc (run->engine->malformed_replies);
     if (plan) {
         //  Several factories' estimates of a contract: the smaller one
         //  (the work goes to whoever is free first).
@@ -1846,16 +1912,18 @@ s_document_ready (void *arg, char *text, size_t size, const char *digest, const 
         s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, error);
         return;
     }
+    //  The run's record names its document from now on: a resumed run
+    //  finds it there.
+    if (orc_store_run_set_document (self->store, run->id, digest) != 0) {
+        char error [400];
+        snprintf (error, sizeof error, "cannot record the document: %s", orc_store_error (self->store));
+        free (text);
+        s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, error);
+        return;
+    }
     snprintf (run->digest, sizeof run->digest, "%s", digest);
     run->text = text;
     run->text_size = size;
-    //  The document digest is part of the run's record.
-    orc_store_run_t *record = NULL;
-    if (orc_store_run_get (self->store, run->id, &record) == 1) {
-        //  Rewritten through the state call: the record's digest column is
-        //  set at insert; keep the digest in memory and in the status.
-        orc_store_run_destroy (&record);
-    }
     s_run_start (run);
 }
 
@@ -2202,6 +2270,9 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
     self->contracts = contracts;
     self->publisher = publisher;
     self->metrics = metrics;
+    zuuid_t *uuid = zuuid_new ();
+    snprintf (self->boot, sizeof self->boot, "%.8s", uuid ? zuuid_str (uuid) : "00000000");
+    zuuid_destroy (&uuid);
     self->runs = zhashx_new ();
     self->order = zlistx_new ();
     self->workers = zhashx_new ();
@@ -2227,10 +2298,14 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
     self->committed = ff_metrics_counter (metrics, "farfan_results_committed_total",
         "Contract results committed to the store", NULL);
     self->duplicates = ff_metrics_counter (metrics, "farfan_results_duplicate_total",
-        "Results that arrived for a contract already committed (stored once)", NULL);
+        "Results that arrived for a contract already answered or committed (the first is kept)",
+        NULL);
     self->unknown_replies = ff_metrics_counter (metrics, "farfan_worker_replies_unknown_total",
         "Replies from factories to no request of this orchestrator (late, or from before a restart)",
         NULL);
+    self->malformed_replies = ff_metrics_counter (metrics, "farfan_worker_replies_malformed_total",
+        "Replies from factories whose body does not decode (dropped; the request goes on as if "
+        "unanswered)", NULL);
     self->redispatched_lost = ff_metrics_counter (metrics, "farfan_contracts_redispatched_total",
         "Contracts dispatched again, by why", "reason=\"lost\"");
     self->retried = ff_metrics_counter (metrics, "farfan_contracts_redispatched_total",

@@ -205,6 +205,11 @@ static void
 s_handle_factories (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
+    Farfan__FactoriesRequest *factories_request = (Farfan__FactoriesRequest *)
+        s_unpack (rpc, request, &farfan__factories_request__descriptor);
+    if (!factories_request)
+        return;
+    farfan__factories_request__free_unpacked (factories_request, NULL);
     Farfan__FactoryList list = FARFAN__FACTORY_LIST__INIT;
     size_t capacity = orc_registry_size (self->registry);
     list.factories = (Farfan__FactoryInfo **) calloc (capacity ? capacity : 1, sizeof (void *));

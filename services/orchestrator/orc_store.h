@@ -26,6 +26,12 @@
     locked"): two orchestrators never resume the same runs. The lock goes
     with the process, kill -9 included.
 
+    Cost: write results in transactions of many (the engine's loop turn).
+    Each commit has a fixed cost (it writes every page the group touched to
+    the WAL; no fsync with NORMAL, one with FULL), so grouping multiplies
+    the results per second; orc_store.c says how the schema keeps those
+    pages few.
+
     Threads: one (the orchestrator actor). The store is not thread-safe and
     must not be used after fork() in the child.
 
@@ -231,6 +237,13 @@ int
     orc_store_run_set_state (orc_store_t *self, const char *run_id, Farfan__RunState state,
                              const char *error, uint64_t ended_at_us);
 
+//  Records digest as the run's document (orc_store_document_put), once it
+//  is known: a run is inserted when submitted, its document converted
+//  after, and a resumed run finds its document by this digest. Returns 0,
+//  or -1 when there is no such run, the digest is empty, or on error.
+int
+    orc_store_run_set_document (orc_store_t *self, const char *run_id, const char *digest);
+
 //  Looks up a run. Returns 1 and a copy in *run_p (the caller frees it with
 //  orc_store_run_destroy), 0 when there is no such run (*run_p = NULL), or
 //  -1 on error (*run_p = NULL).
@@ -307,8 +320,11 @@ int
     orc_store_result_exists (orc_store_t *self, const char *run_id, const char *contract_id);
 
 //  Counts the run's results of phase (-1 = every phase) by status into
-//  *counts. Reads the phase's index entries: O(results of the phase).
-//  Returns 0 (zero counts for an unknown run), or -1 on error.
+//  *counts. Scans the run's results: O(results of the run) (there is no
+//  phase index: it would halve the write rate, see orc_store.c). For
+//  resuming and reports; the engine keeps live counts itself (and in its
+//  phase records). Returns 0 (zero counts for an unknown run), or -1 on
+//  error.
 int
     orc_store_result_counts (orc_store_t *self, const char *run_id, int phase,
                              orc_store_counts_t *counts);
@@ -316,14 +332,17 @@ int
 //  Calls fn for the run's results, in phase order then contract id order:
 //  every one (phase -1, contract_id NULL), one phase's (phase 0..9), or
 //  one contract's (contract_id; with a phase too, only when it is of that
-//  phase). Returns how many were visited, or -1 on error.
+//  phase). One contract's is a key lookup; the others scan the run's
+//  results (every phase: sorted first). Returns how many were visited, or
+//  -1 on error.
 int
     orc_store_result_each (orc_store_t *self, const char *run_id, int phase,
                            const char *contract_id, orc_store_result_fn *fn, void *arg);
 
 //  The committed contract ids of the run (of phase 0..9, or -1 = every
-//  phase), for resuming: a new zhashx_t (the caller destroys it) whose keys
-//  are the contract ids and whose items are their statuses, cast:
+//  phase; a scan of the run's results), for resuming: a new zhashx_t (the
+//  caller destroys it) whose keys are the contract ids and whose items are
+//  their statuses, cast:
 //  (Farfan__ResultStatus) (uintptr_t) zhashx_lookup (ids, contract_id) —
 //  never NULL for a present key, as no stored status is 0. NULL on error.
 zhashx_t *

@@ -10,6 +10,11 @@
     (match_patterns, count_elements, score.modality) against the same
     baseline.
 
+    The document methods of P00 and P01 (text.profile, text.sections) run
+    on the same text, in µs per run, against a bare pass over it (one
+    byte loop counting line breaks, spaces and form feeds), rounds
+    interleaved.
+
     Usage: bench_methods [--scale X] [--rounds N] [--output PATH]
 */
 #include "ff_bench.h"
@@ -125,6 +130,91 @@ s_contract (const fac_compiled_t *compiled, const char *text, size_t size, const
     }
     fac_context_fini (&ctx);
     return matches;
+}
+
+//  One pass over the text, the least any document method does.
+static uint64_t
+s_bare_scan (const char *text, size_t size)
+{
+    uint64_t count = 0;
+    for (size_t i = 0; i < size; i++)
+        count += text [i] == '\n' || text [i] == ' ' || text [i] == '\f';
+    return count;
+}
+
+//  One run of a document method in a fresh context; 0 or -1.
+static int
+s_document_run (const fac_method_t *method, const fac_compiled_t *compiled, const char *text,
+                size_t size, const json_t *request, const json_t *params)
+{
+    fac_context_t ctx;
+    fac_context_init (&ctx, compiled, text, size, NULL, 0, request);
+    int rc = method->run (&ctx, params);
+    if (rc)
+        fprintf (stderr, "bench_methods: %s\n", ctx.error);
+    fac_context_fini (&ctx);
+    return rc;
+}
+
+//  text.profile and text.sections against the bare pass, µs per run (the
+//  median round over its runs).
+static void
+s_bench_document (ff_bench_t *bench, const fac_compiled_t *compiled, const char *text, size_t size,
+                  const json_t *request)
+{
+    const fac_method_t *profile = fac_method_lookup ("text.profile");
+    const fac_method_t *sections = fac_method_lookup ("text.sections");
+    json_t *profile_params = json_pack ("{s:i, s:i}", "min_bytes", 0, "min_words", 0);
+    json_t *sections_params = json_object ();
+    size_t rounds = (size_t) ff_bench_rounds (bench);
+    size_t per_round = ff_bench_scaled (bench, 200, 5 * rounds) / rounds;
+    if (per_round == 0)
+        per_round = 1;
+    ff_bench_samples_t *bare_rounds = ff_bench_samples_new (rounds);
+    ff_bench_samples_t *profile_rounds = ff_bench_samples_new (rounds);
+    ff_bench_samples_t *sections_rounds = ff_bench_samples_new (rounds);
+    volatile uint64_t sink = 0;
+    bool failed = !profile || !sections || !profile_params || !sections_params;
+    for (size_t i = 0; i < 3 && !failed; i++) {
+        sink += s_bare_scan (text, size);
+        failed = s_document_run (profile, compiled, text, size, request, profile_params)
+              || s_document_run (sections, compiled, text, size, request, sections_params);
+    }
+    for (size_t r = 0; r < rounds && !failed; r++) {
+        uint64_t t0 = ff_bench_now_ns ();
+        for (size_t i = 0; i < per_round; i++)
+            sink += s_bare_scan (text, size);
+        uint64_t t1 = ff_bench_now_ns ();
+        for (size_t i = 0; i < per_round && !failed; i++)
+            failed = s_document_run (profile, compiled, text, size, request, profile_params) != 0;
+        uint64_t t2 = ff_bench_now_ns ();
+        for (size_t i = 0; i < per_round && !failed; i++)
+            failed = s_document_run (sections, compiled, text, size, request, sections_params) != 0;
+        uint64_t t3 = ff_bench_now_ns ();
+        ff_bench_samples_add (bare_rounds, t1 - t0);
+        ff_bench_samples_add (profile_rounds, t2 - t1);
+        ff_bench_samples_add (sections_rounds, t3 - t2);
+    }
+    (void) sink;
+    if (failed)
+        ff_bench_fail (bench, "a document method failed");
+    else {
+        double runs = (double) per_round * 1000.0;
+        ff_bench_recordf (bench, "text.bare_scan", (double) ff_bench_samples_percentile (bare_rounds, 50) / runs,
+                          "us", NULL, "one byte loop over %zu bytes, median of %zu rounds of %zu",
+                          size, rounds, per_round);
+        ff_bench_recordf (bench, "methods.text_profile",
+                          (double) ff_bench_samples_percentile (profile_rounds, 50) / runs, "us",
+                          "text.bare_scan", "P00: counts, words, Spanish share (context + output JSON)");
+        ff_bench_recordf (bench, "methods.text_sections",
+                          (double) ff_bench_samples_percentile (sections_rounds, 50) / runs, "us",
+                          "text.bare_scan", "P01: lines, running headers, headings, sections, chunks");
+    }
+    ff_bench_samples_destroy (&bare_rounds);
+    ff_bench_samples_destroy (&profile_rounds);
+    ff_bench_samples_destroy (&sections_rounds);
+    json_decref (profile_params);
+    json_decref (sections_params);
 }
 
 int
@@ -256,6 +346,8 @@ main (int argc, char **argv)
     ff_bench_samples_destroy (&bare_rounds);
     ff_bench_samples_destroy (&match_rounds);
     ff_bench_samples_destroy (&pipeline_rounds);
+    if (!failed)
+        s_bench_document (bench, &compiled, text, size, request);
 done:
     rc = ff_bench_finish (bench);
     for (size_t p = 0; p < S_PATTERN_COUNT; p++)
