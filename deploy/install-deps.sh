@@ -24,6 +24,10 @@ libjansson-dev
 libsodium-dev
 poppler-utils
 python3
+python3-zmq
+python3-msgpack
+python3-protobuf
+protobuf-compiler
 curl
 "
 

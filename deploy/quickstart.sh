@@ -1,87 +1,57 @@
 #!/bin/sh
-# README command 1: installs what is needed, builds farfan, starts the three
-# services on loopback, runs the main job, stops the services.
+# README command 1: installs what is needed, builds farfan, and runs the
+# main job: a municipal development plan through the whole pipeline
+# (P00-P09) on the three services started on loopback with their
+# documented ports — SISAS, an orchestrator on the default contract set
+# and two factories registered with it — then prints the macro score and
+# the policy-area table, writes the report (JSON, Markdown, HTML) and
+# stops the services (deploy/run-plan.sh does the running).
 #
-# The main job, until the analysis pipeline lands: ping every service over
-# its control API and read its Prometheus metrics over HTTP.
+#   deploy/quickstart.sh [PLAN]
 #
-# Leaves no process behind, whatever happens (trap on exit).
+# PLAN: a plan as UTF-8 text or PDF (default: the bundled sample,
+# deploy/sample/plan-municipal-ejemplo.txt). FARFAN_BUILD_DIR: the build
+# directory (default build). Reports, logs and the orchestrator's store go
+# to BUILD/quickstart. Exits non-zero when the plan cannot be read, a port
+# is busy, a service fails, or the run fails. Leaves no process behind,
+# whatever happens (trap in run-plan.sh).
 set -eu
+
+if [ $# -gt 1 ]; then
+    echo "usage: deploy/quickstart.sh [PLAN]" >&2
+    exit 2
+fi
+
+# Check the plan before a possibly long install and build; relative to
+# where we were called from.
+plan=""
+if [ $# -eq 1 ]; then
+    case "$1" in
+        /*) plan=$1 ;;
+        *) plan="$(pwd)/$1" ;;
+    esac
+    if [ ! -e "$plan" ]; then
+        echo "quickstart: $1: no such file" >&2
+        exit 2
+    fi
+    if [ ! -f "$plan" ] || [ ! -r "$plan" ]; then
+        echo "quickstart: $1: not a readable file" >&2
+        exit 2
+    fi
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+build=${FARFAN_BUILD_DIR:-build}
 
 "$root/deploy/install-deps.sh"
-if [ ! -f build/build.ninja ]; then
-    meson setup build
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build"
 fi
-ninja -C build
-
-bin="$root/build/services"
-logs="$root/build/quickstart"
-mkdir -p "$logs"
-
-pids=""
-stop_all () {
-    for pid in $pids; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $pids; do
-        wait "$pid" 2>/dev/null || true
-    done
-    pids=""
-}
-trap stop_all EXIT INT TERM
-
-start () {
-    name=$1
-    shift
-    "$bin/farfan-$name" --http-address 127.0.0.1 "$@" >"$logs/$name.log" 2>&1 &
-    pids="$pids $!"
-    echo "started farfan-$name (pid $!, log $logs/$name.log)"
-}
-
-start sisas --ingest-endpoint @tcp://127.0.0.1:5570 --publish-endpoint @tcp://127.0.0.1:5571 \
-            --control-endpoint @tcp://127.0.0.1:5572
-start orchestrator --client-endpoint @tcp://127.0.0.1:5550 --worker-endpoint @tcp://127.0.0.1:5551 \
-                   --data-dir "$logs/data"
-start factory --endpoint @tcp://127.0.0.1:5560
+ninja -C "$build"
 
 echo
-echo "== ping"
-for service in sisas orchestrator factory; do
-    # Waits for start-up: up to 20 attempts of 500 ms (Lazy Pirate).
-    if ! "$bin/farfanctl" ping "$service" --timeout 500 --retries 20; then
-        echo "quickstart: $service did not answer; its log:" >&2
-        cat "$logs/$service.log" >&2
-        exit 1
-    fi
-done
-
-echo
-echo "== metrics"
-for entry in sisas:9570 orchestrator:9550 factory:9560; do
-    service=${entry%%:*}
-    port=${entry##*:}
-    page=$(curl -fsS "http://127.0.0.1:$port/metrics")
-    health=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
-    series=$(printf '%s\n' "$page" | grep -c '^farfan_' || true)
-    echo "$service: /healthz $health, /metrics $series series, e.g.:"
-    printf '%s\n' "$page" | grep -E '^farfan_(build_info|uptime_seconds|requests_total)' | sed 's/^/    /'
-done
-
-echo
-echo "== stopping"
-for pid in $pids; do
-    kill -TERM "$pid"
-done
-failed=0
-for pid in $pids; do
-    wait "$pid" || failed=1
-done
-pids=""
-if [ "$failed" -ne 0 ]; then
-    echo "quickstart: a service did not exit cleanly; logs in $logs" >&2
-    exit 1
+if [ -n "$plan" ]; then
+    exec "$root/deploy/run-plan.sh" --build "$build" "$plan"
 fi
-echo "all services stopped cleanly"
+exec "$root/deploy/run-plan.sh" --build "$build"

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined (__SANITIZE_ADDRESS__)
@@ -519,4 +520,412 @@ ff_test_process_destroy (ff_test_process_t **self_p)
     }
     free (self);
     *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Files, JSON, Python
+
+char *
+ff_test_read_file (const char *path, size_t *size)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    fseek (file, 0, SEEK_END);
+    long length = ftell (file);
+    fseek (file, 0, SEEK_SET);
+    char *data = (char *) malloc ((size_t) length + 1);
+    cr_assert_not_null (data);
+    cr_assert_eq (fread (data, 1, (size_t) length, file), (size_t) length);
+    data [length] = '\0';
+    fclose (file);
+    if (size)
+        *size = (size_t) length;
+    return data;
+}
+
+json_t *
+ff_test_json (const char *text)
+{
+    json_error_t error;
+    json_t *value = json_loads (text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+    cr_assert_not_null (value, "bad JSON in the test: %s: %s", text, error.text);
+    return value;
+}
+
+json_t *
+ff_test_python_json (const char *script, const json_t *spec)
+{
+    char spec_path [] = "/tmp/ff_test_spec_XXXXXX";
+    char out_path [] = "/tmp/ff_test_out_XXXXXX";
+    int spec_fd = mkstemp (spec_path);
+    int out_fd = mkstemp (out_path);
+    cr_assert (spec_fd >= 0 && out_fd >= 0);
+    close (out_fd);
+    FILE *file = fdopen (spec_fd, "w");
+    cr_assert_eq (json_dumpf (spec, file, 0), 0);
+    fclose (file);
+    pid_t pid = fork ();
+    cr_assert (pid >= 0);
+    if (pid == 0) {
+        execl ("/usr/bin/python3", "/usr/bin/python3", "-c", script, spec_path, out_path, (char *) NULL);
+        _exit (127);
+    }
+    int status = 0;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "python3 failed (status %d)", status);
+    json_error_t error;
+    json_t *result = json_load_file (out_path, 0, &error);
+    cr_assert_not_null (result, "python output: %s", error.text);
+    unlink (spec_path);
+    unlink (out_path);
+    return result;
+}
+
+//  ---------------------------------------------------------------------
+//  Methods over contracts built by hand
+
+static char *
+s_strdup (const char *text)
+{
+    char *copy = strdup (text ? text : "");
+    cr_assert_not_null (copy);
+    return copy;
+}
+
+fac_contract_t *
+ff_test_contract_new (const ff_test_contract_spec_t *spec)
+{
+    fac_contract_t *contract = (fac_contract_t *) calloc (1, sizeof (fac_contract_t));
+    cr_assert_not_null (contract);
+    contract->id = s_strdup (spec->id);
+    contract->version = s_strdup ("1");
+    contract->type = s_strdup (spec->type);
+    contract->title = spec->title ? s_strdup (spec->title) : NULL;
+    contract->base_question = s_strdup (spec->base_question ? spec->base_question : "Q001");
+    contract->policy_area = s_strdup (spec->policy_area ? spec->policy_area : "PA01");
+    contract->dimension = s_strdup (spec->dimension ? spec->dimension : "DIM01");
+    contract->cluster = s_strdup (spec->cluster ? spec->cluster : "CL02");
+    contract->uses_document = spec->document;
+    contract->patterns = (fac_pattern_t *) calloc (spec->pattern_count + 1, sizeof (fac_pattern_t));
+    cr_assert_not_null (contract->patterns);
+    for (size_t i = 0; i < spec->pattern_count; i++) {
+        char id [32];
+        snprintf (id, sizeof id, "P%zu", i);
+        contract->patterns [i].id = s_strdup (id);
+        contract->patterns [i].regex = s_strdup (spec->patterns [i].regex);
+        contract->patterns [i].flags = spec->patterns [i].flags;
+        contract->patterns [i].element_type = s_strdup (spec->patterns [i].type);
+        contract->patterns [i].weight = spec->patterns [i].weight;
+    }
+    contract->pattern_count = spec->pattern_count;
+    contract->expected = (fac_expected_t *) calloc (spec->expected_count + 1, sizeof (fac_expected_t));
+    cr_assert_not_null (contract->expected);
+    for (size_t i = 0; i < spec->expected_count; i++) {
+        contract->expected [i].type = s_strdup (spec->expected [i].type);
+        contract->expected [i].minimum = spec->expected [i].minimum;
+        contract->expected [i].required = spec->expected [i].required;
+    }
+    contract->expected_count = spec->expected_count;
+    contract->input_contracts = (char **) calloc (spec->input_count + 1, sizeof (char *));
+    cr_assert_not_null (contract->input_contracts);
+    for (size_t i = 0; i < spec->input_count; i++)
+        contract->input_contracts [i] = s_strdup (spec->inputs [i]);
+    contract->input_count = spec->input_count;
+    contract->modality = s_strdup (spec->modality);
+    contract->scoring = spec->scoring_json ? json_loads (spec->scoring_json, 0, NULL) : json_object ();
+    cr_assert_not_null (contract->scoring);
+    contract->timeout_ms = 1000;
+    contract->source = s_strdup ("test");
+    contract->canonical = s_strdup ("{}");
+    atomic_init (&contract->refs, 1);
+    return contract;
+}
+
+void
+ff_test_contract_free (fac_contract_t *contract)
+{
+    for (size_t i = 0; i < contract->pattern_count; i++) {
+        free (contract->patterns [i].id);
+        free (contract->patterns [i].regex);
+        free (contract->patterns [i].element_type);
+    }
+    free (contract->patterns);
+    for (size_t i = 0; i < contract->expected_count; i++)
+        free (contract->expected [i].type);
+    free (contract->expected);
+    for (size_t i = 0; i < contract->input_count; i++)
+        free (contract->input_contracts [i]);
+    free (contract->input_contracts);
+    free (contract->id);
+    free (contract->version);
+    free (contract->type);
+    free (contract->title);
+    free (contract->base_question);
+    free (contract->policy_area);
+    free (contract->dimension);
+    free (contract->cluster);
+    free (contract->modality);
+    json_decref (contract->scoring);
+    free (contract->source);
+    free (contract->canonical);
+    free (contract);
+}
+
+fac_compiled_t *
+ff_test_compile (fac_contract_t *contract)
+{
+    fac_compiled_t *compiled = (fac_compiled_t *) calloc (1, sizeof (fac_compiled_t));
+    cr_assert_not_null (compiled);
+    compiled->contract = contract;
+    compiled->codes = (pcre2_code **) calloc (contract->pattern_count + 1, sizeof (pcre2_code *));
+    cr_assert_not_null (compiled->codes);
+    for (size_t i = 0; i < contract->pattern_count; i++) {
+        char err [256];
+        int rc = fac_pattern_compile (&contract->patterns [i], &compiled->codes [i], err, sizeof err);
+        cr_assert_eq (rc, 0, "pattern %zu (%s): %s", i, contract->patterns [i].regex, err);
+    }
+    atomic_init (&compiled->refs, 1);
+    return compiled;
+}
+
+void
+ff_test_compiled_free (fac_compiled_t *compiled)
+{
+    for (size_t i = 0; i < compiled->contract->pattern_count; i++)
+        pcre2_code_free (compiled->codes [i]);
+    free (compiled->codes);
+    ff_test_contract_free (compiled->contract);
+    free (compiled);
+}
+
+int
+ff_test_step (fac_context_t *ctx, const char *method_name, const char *params_json)
+{
+    const fac_method_t *method = fac_method_lookup (method_name);
+    cr_assert_not_null (method, "%s not registered", method_name);
+    cr_assert_not_null (method->run);
+    json_t *params = ff_test_json (params_json);
+    char err [256] = "";
+    int rc = method->check (params, ctx->compiled->contract, NULL, err, sizeof err);
+    cr_assert_eq (rc, 0, "%s %s refused: %s", method_name, params_json, err);
+    ctx->error [0] = '\0';
+    rc = method->run (ctx, params);
+    json_decref (params);
+    return rc;
+}
+
+void
+ff_test_step_ok (fac_context_t *ctx, const char *method_name, const char *params_json)
+{
+    int rc = ff_test_step (ctx, method_name, params_json);
+    cr_assert_eq (rc, 0, "%s failed: %s", method_name, ctx->error);
+}
+
+json_t *
+ff_test_output (const fac_context_t *ctx, const char *method_name)
+{
+    json_t *output = json_object_get (ctx->output, method_name);
+    cr_assert_not_null (output, "no output of %s", method_name);
+    return output;
+}
+
+//  ---------------------------------------------------------------------
+//  A factory's direct socket
+
+char *
+ff_test_put_document (zsock_t *dealer, const char *text, size_t size, bool *already)
+{
+    Farfan__PutDocument put = FARFAN__PUT_DOCUMENT__INIT;
+    put.content.data = (uint8_t *) text;
+    put.content.len = size;
+    ff_msg_t *reply = ff_test_request (dealer, FARFAN__MESSAGE_TYPE__PUT_DOCUMENT, &put.base);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__DOCUMENT_STORED, "%s",
+                  ff_msg_status_message (reply));
+    Farfan__DocumentStored *stored = farfan__document_stored__unpack (NULL, ff_msg_body_size (reply),
+                                                                      ff_msg_body_data (reply));
+    cr_assert_not_null (stored);
+    char *digest = strdup (stored->digest);
+    cr_assert_not_null (digest);
+    if (already)
+        *already = stored->already_present;
+    cr_assert_eq (stored->size, size);
+    farfan__document_stored__free_unpacked (stored, NULL);
+    ff_msg_destroy (&reply);
+    return digest;
+}
+
+//  ---------------------------------------------------------------------
+//  An orchestrator's client socket
+
+ff_msg_t *
+ff_test_call (zsock_t *client, uint32_t type, const ProtobufCMessage *body, int timeout_ms)
+{
+    static unsigned sequence = 0;
+    char correlation_id [32];
+    snprintf (correlation_id, sizeof correlation_id, "call-%u", ++sequence);
+    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id, .sender_id = "test" };
+    cr_assert_eq (ff_msg_send (client, NULL, false, &header, body), 0);
+    zpoller_t *poller = zpoller_new (client, NULL);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    ff_msg_t *reply = ff_msg_new ();
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || !zpoller_wait (poller, (int) left)) {
+            ff_msg_destroy (&reply);
+            break;
+        }
+        if (ff_msg_recv (reply, client) == 0 && streq (ff_msg_correlation_id (reply), correlation_id))
+            break;
+    }
+    zpoller_destroy (&poller);
+    return reply;
+}
+
+ff_msg_t *
+ff_test_call_ok (zsock_t *client, uint32_t type, const ProtobufCMessage *body, uint32_t expected)
+{
+    ff_msg_t *reply = ff_test_call (client, type, body, FF_TEST_TIMEOUT_MS);
+    cr_assert_not_null (reply, "no answer to %s", ff_msg_type_name (type));
+    cr_assert_eq (ff_msg_type (reply), expected, "%s answered %s: %s %s", ff_msg_type_name (type),
+                  ff_msg_type_name (ff_msg_type (reply)), ff_msg_code_name (ff_msg_status_code (reply)),
+                  ff_msg_status_message (reply));
+    return reply;
+}
+
+char *
+ff_test_submit (zsock_t *client, const char *name, const char *document, const char *first,
+                const char *last, uint32_t budget)
+{
+    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
+    submit.document.data = (uint8_t *) document;
+    submit.document.len = strlen (document);
+    submit.name = (char *) name;
+    submit.first_phase = (char *) (first ? first : "");
+    submit.last_phase = (char *) (last ? last : "");
+    submit.worker_budget = budget;
+    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base,
+                                       FARFAN__MESSAGE_TYPE__SUBMITTED);
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
+                                                             ff_msg_body_data (reply));
+    cr_assert_not_null (submitted);
+    char *run_id = strdup (submitted->run_id);
+    cr_assert_not_null (run_id);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (&reply);
+    return run_id;
+}
+
+bool
+ff_test_run_final (Farfan__RunState state)
+{
+    return state == FARFAN__RUN_STATE__RUN_SUCCEEDED || state == FARFAN__RUN_STATE__RUN_FAILED
+        || state == FARFAN__RUN_STATE__RUN_CANCELLED;
+}
+
+Farfan__RunStatus *
+ff_test_run_status (zsock_t *client, const char *run_id)
+{
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = (char *) run_id;
+    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base,
+                                       FARFAN__MESSAGE_TYPE__RUN_STATUS);
+    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
+                                                            ff_msg_body_data (reply));
+    cr_assert_not_null (status);
+    ff_msg_destroy (&reply);
+    return status;
+}
+
+void
+ff_test_watch_send (zsock_t *client, const char *run_id)
+{
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = (char *) run_id;
+    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__WATCH, .correlation_id = "watch" };
+    cr_assert_eq (ff_msg_send (client, NULL, false, &header, &ref.base), 0);
+}
+
+bool
+ff_test_progress_take (ff_msg_t *msg, Farfan__RunStatus **status_p)
+{
+    if (!streq (ff_msg_correlation_id (msg), "watch"))
+        return false;
+    cr_assert_eq (ff_msg_type (msg), FARFAN__MESSAGE_TYPE__PROGRESS, "%s", ff_msg_status_message (msg));
+    if (*status_p)
+        farfan__run_status__free_unpacked (*status_p, NULL);
+    *status_p = farfan__run_status__unpack (NULL, ff_msg_body_size (msg), ff_msg_body_data (msg));
+    cr_assert_not_null (*status_p);
+    return true;
+}
+
+Farfan__RunStatus *
+ff_test_watch (zsock_t *client, const char *run_id, int deadline_ms, size_t *progress_count)
+{
+    ff_test_watch_send (client, run_id);
+    int64_t deadline = zclock_mono () + deadline_ms;
+    ff_msg_t *reply = ff_msg_new ();
+    Farfan__RunStatus *status = NULL;
+    size_t count = 0;
+    while (!status || !ff_test_run_final (status->state)) {
+        cr_assert_lt (zclock_mono (), deadline, "run %s has not ended after %d ms", run_id,
+                      deadline_ms);
+        cr_assert_eq (ff_msg_recv (reply, client), 0, "no PROGRESS of %s within %d ms", run_id,
+                      FF_TEST_TIMEOUT_MS);
+        if (ff_test_progress_take (reply, &status))
+            count++;
+    }
+    ff_msg_destroy (&reply);
+    if (progress_count)
+        *progress_count = count;
+    return status;
+}
+
+Farfan__RunResults *
+ff_test_results (zsock_t *client, const char *run_id, const char *phase)
+{
+    Farfan__ResultsRequest request = FARFAN__RESULTS_REQUEST__INIT;
+    request.run_id = (char *) run_id;
+    request.phase = (char *) (phase ? phase : "");
+    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__RESULTS, &request.base,
+                                       FARFAN__MESSAGE_TYPE__RUN_RESULTS);
+    Farfan__RunResults *results = farfan__run_results__unpack (NULL, ff_msg_body_size (reply),
+                                                               ff_msg_body_data (reply));
+    cr_assert_not_null (results);
+    ff_msg_destroy (&reply);
+    return results;
+}
+
+const Farfan__ContractResult *
+ff_test_result_find (const Farfan__RunResults *results, const char *id)
+{
+    const Farfan__ContractResult *found = NULL;
+    for (size_t i = 0; i < results->n_results; i++)
+        if (streq (results->results [i]->contract_id, id)) {
+            cr_assert_null (found, "%s stored twice", id);
+            found = results->results [i];
+        }
+    return found;
+}
+
+Farfan__FactoryList *
+ff_test_factories (zsock_t *client)
+{
+    Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
+    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base,
+                                       FARFAN__MESSAGE_TYPE__FACTORY_LIST);
+    Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
+                                                             ff_msg_body_data (reply));
+    cr_assert_not_null (list);
+    ff_msg_destroy (&reply);
+    return list;
+}
+
+size_t
+ff_test_factory_count (zsock_t *client)
+{
+    Farfan__FactoryList *list = ff_test_factories (client);
+    size_t count = list->n_factories;
+    farfan__factory_list__free_unpacked (list, NULL);
+    return count;
 }

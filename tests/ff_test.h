@@ -11,6 +11,11 @@
 #include <stdbool.h>
 
 #include "ff_msg.h"
+#include "fac_method.h"
+#include "factory.pb-c.h"
+#include "orchestrator.pb-c.h"
+
+#include <jansson.h>
 
 //  Every test is declared with FF_TEST (or FF_TEST_OPTS to pass Criterion
 //  options): under AddressSanitizer it also fails the test when the test
@@ -127,5 +132,166 @@ const char *
 //  Kills the process if it still runs, reaps it, frees; nulls *self_p.
 void
     ff_test_process_destroy (ff_test_process_t **self_p);
+
+//  ---------------------------------------------------------------------
+//  Files, JSON, Python
+
+//  The whole of a file (NUL-terminated; caller frees), its length in
+//  *size (when not NULL); NULL when it cannot be opened.
+char *
+    ff_test_read_file (const char *path, size_t *size);
+
+//  JSON text written by the test (any value, NUL allowed in strings),
+//  parsed; fails the test when it is not JSON. Caller decrefs.
+json_t *
+    ff_test_json (const char *text);
+
+//  Runs `python3 -c script SPEC OUT` with spec written to SPEC and returns
+//  the JSON the script wrote to OUT (caller decrefs); fails the test when
+//  python3 fails or writes no JSON.
+json_t *
+    ff_test_python_json (const char *script, const json_t *spec);
+
+//  ---------------------------------------------------------------------
+//  Methods (fac_method.h) over contracts built by hand, as the parser
+//  would build them
+
+typedef struct {
+    const char *regex;
+    uint32_t flags;                     // FAC_PATTERN_*
+    const char *type;                   // element type
+    double weight;
+} ff_test_pattern_t;
+
+typedef struct {
+    const char *type;
+    uint32_t minimum;
+    bool required;
+} ff_test_expected_t;
+
+typedef struct {
+    const char *id;
+    const char *type;
+    const char *title;                  // NULL: none
+    bool document;                      // inputs.document
+    const ff_test_pattern_t *patterns;  // ids P0, P1...
+    size_t pattern_count;
+    const ff_test_expected_t *expected;
+    size_t expected_count;
+    const char *const *inputs;          // input contract ids
+    size_t input_count;
+    const char *modality;               // NULL: ""
+    const char *scoring_json;           // NULL: {}
+    //  Identity; NULL: Q001, PA01, DIM01, CL02.
+    const char *base_question, *policy_area, *dimension, *cluster;
+} ff_test_contract_spec_t;
+
+//  A contract of version 1, timeout 1000 ms, as spec says (caller frees
+//  with ff_test_contract_free).
+fac_contract_t *
+    ff_test_contract_new (const ff_test_contract_spec_t *spec);
+
+void
+    ff_test_contract_free (fac_contract_t *contract);
+
+//  The contract compiled (its patterns by fac_pattern_compile, failing the
+//  test when one does not compile); takes ownership of contract. Caller
+//  frees with ff_test_compiled_free.
+fac_compiled_t *
+    ff_test_compile (fac_contract_t *contract);
+
+//  Frees the compiled contract and its contract.
+void
+    ff_test_compiled_free (fac_compiled_t *compiled);
+
+//  Checks then runs one step of method_name as the engine does; returns
+//  the run's rc. A refused check fails the test.
+int
+    ff_test_step (fac_context_t *ctx, const char *method_name, const char *params_json);
+
+//  As ff_test_step, failing the test when the run fails.
+void
+    ff_test_step_ok (fac_context_t *ctx, const char *method_name, const char *params_json);
+
+//  The output a method left in ctx; fails the test when there is none.
+//  Borrowed from ctx.
+json_t *
+    ff_test_output (const fac_context_t *ctx, const char *method_name);
+
+//  ---------------------------------------------------------------------
+//  A factory's direct socket (a DEALER, ff_test_dealer)
+
+//  PUT_DOCUMENT of size bytes of text; fails the test unless it is stored
+//  whole. Returns its digest (caller frees); *already (when not NULL) says
+//  whether the factory had it.
+char *
+    ff_test_put_document (zsock_t *dealer, const char *text, size_t size, bool *already);
+
+//  ---------------------------------------------------------------------
+//  An orchestrator's client socket (a DEALER, ff_test_dealer)
+
+//  Sends a request and returns its reply (replies to other correlation
+//  ids are skipped), or NULL when none came within timeout_ms.
+ff_msg_t *
+    ff_test_call (zsock_t *client, uint32_t type, const ProtobufCMessage *body, int timeout_ms);
+
+//  As ff_test_call with FF_TEST_TIMEOUT_MS, failing the test when no reply
+//  comes or it is not of type `expected`.
+ff_msg_t *
+    ff_test_call_ok (zsock_t *client, uint32_t type, const ProtobufCMessage *body,
+                     uint32_t expected);
+
+//  SUBMITs document as a run named name over phases first..last (NULL:
+//  the set's first / last) with worker_budget budget; returns the run id
+//  (caller frees).
+char *
+    ff_test_submit (zsock_t *client, const char *name, const char *document, const char *first,
+                    const char *last, uint32_t budget);
+
+//  Whether a run in state has ended (succeeded, failed or cancelled).
+bool
+    ff_test_run_final (Farfan__RunState state);
+
+//  The run's STATUS (caller frees with farfan__run_status__free_unpacked).
+Farfan__RunStatus *
+    ff_test_run_status (zsock_t *client, const char *run_id);
+
+//  Sends WATCH of run_id (correlation id "watch"); the PROGRESS messages
+//  follow on client (ff_test_progress_take).
+void
+    ff_test_watch_send (zsock_t *client, const char *run_id);
+
+//  When msg answers a WATCH (correlation id "watch"): asserts it is a
+//  PROGRESS and replaces *status_p (freed; NULL at first) with the status
+//  it carries; true. false for any other message.
+bool
+    ff_test_progress_take (ff_msg_t *msg, Farfan__RunStatus **status_p);
+
+//  WATCHes the run until a final PROGRESS and returns it (caller frees
+//  with farfan__run_status__free_unpacked). Fails the test when no
+//  PROGRESS comes within FF_TEST_TIMEOUT_MS or the run has not ended
+//  within deadline_ms. Counts the PROGRESS messages in *progress_count
+//  (when not NULL).
+Farfan__RunStatus *
+    ff_test_watch (zsock_t *client, const char *run_id, int deadline_ms, size_t *progress_count);
+
+//  The run's RESULTS, of one phase (NULL: all). Caller frees with
+//  farfan__run_results__free_unpacked.
+Farfan__RunResults *
+    ff_test_results (zsock_t *client, const char *run_id, const char *phase);
+
+//  The result of contract id (borrowed from results), NULL when none;
+//  fails the test when there are two.
+const Farfan__ContractResult *
+    ff_test_result_find (const Farfan__RunResults *results, const char *id);
+
+//  The factories the orchestrator lists now (caller frees with
+//  farfan__factory_list__free_unpacked).
+Farfan__FactoryList *
+    ff_test_factories (zsock_t *client);
+
+//  How many factories the orchestrator lists now.
+size_t
+    ff_test_factory_count (zsock_t *client);
 
 #endif

@@ -27,25 +27,6 @@
 //  Helpers
 
 static char *
-s_read (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    fseek (file, 0, SEEK_END);
-    long length = ftell (file);
-    rewind (file);
-    char *data = (char *) malloc ((size_t) length + 1);
-    cr_assert_not_null (data);
-    cr_assert_eq (fread (data, 1, (size_t) length, file), (size_t) length);
-    data [length] = '\0';
-    fclose (file);
-    if (size)
-        *size = (size_t) length;
-    return data;
-}
-
-static char *
 s_temp_dir (void)
 {
     char *dir = strdup ("/tmp/farfan-contract-set-XXXXXX");
@@ -97,7 +78,7 @@ s_copy_source (void)
         snprintf (from, sizeof from, "%s/%s", S_SOURCE, names [i]);
         snprintf (to, sizeof to, "%s/%s", dir, names [i]);
         size_t size;
-        char *data = s_read (from, &size);
+        char *data = ff_test_read_file (from, &size);
         cr_assert_not_null (data, "cannot read %s", from);
         FILE *file = fopen (to, "wb");
         cr_assert_not_null (file);
@@ -185,8 +166,8 @@ FF_TEST (contract_set, shipped_set_is_the_generators_output)
         snprintf (a, sizeof a, "%s/%s", S_DEFAULT, ctl_set_file_name (phase));
         snprintf (b, sizeof b, "%s/%s", out, ctl_set_file_name (phase));
         size_t size_a, size_b;
-        char *data_a = s_read (a, &size_a);
-        char *data_b = s_read (b, &size_b);
+        char *data_a = ff_test_read_file (a, &size_a);
+        char *data_b = ff_test_read_file (b, &size_b);
         cr_assert_not_null (data_a, "%s missing", a);
         cr_assert_not_null (data_b, "%s missing", b);
         cr_assert (size_a == size_b && memcmp (data_a, data_b, size_a) == 0,
@@ -710,7 +691,7 @@ FF_TEST (contract_set, set_write_refuses_what_it_cannot_write)
     //  Nested directories are created; extensions reach every file.
     snprintf (path, sizeof path, "%s/a/b", dir);
     cr_assert_eq (ctl_set_write (path, set, err, sizeof err), 0, "%s", err);
-    char *written = s_read (strcat (path, "/P00-validate.json"), NULL);
+    char *written = ff_test_read_file (strcat (path, "/P00-validate.json"), NULL);
     cr_assert_str_eq (written, "{\n  \"contracts\": [],\n  \"format\": \"farfan-contract-set/1\",\n"
                       "  \"x-note\": \"kept\"\n}\n");
     free (written);
@@ -844,23 +825,15 @@ static void
 s_run_plan (s_plan_run_t *run)
 {
     memset (run, 0, sizeof *run);
-    run->text = s_read (S_PLAN, &run->size);
+    run->text = ff_test_read_file (S_PLAN, &run->size);
     if (!run->text)
         cr_skip_test ("%s absent: the default set is not run on the real plan", S_PLAN);
     ff_test_service_t *factory = ff_test_service_start ("factory", "--contracts-dir", S_DEFAULT,
                                                         "--max-workers", "2", NULL);
     zsock_t *dealer = ff_test_dealer (ff_test_service_endpoint (factory, "direct"));
-    Farfan__PutDocument put = FARFAN__PUT_DOCUMENT__INIT;
-    put.content.data = (uint8_t *) run->text;
-    put.content.len = run->size;
-    ff_msg_t *reply = ff_test_request (dealer, FARFAN__MESSAGE_TYPE__PUT_DOCUMENT, &put.base);
-    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__DOCUMENT_STORED, "%s",
-                  ff_msg_status_message (reply));
-    Farfan__DocumentStored *stored = farfan__document_stored__unpack (NULL, ff_msg_body_size (reply),
-                                                                      ff_msg_body_data (reply));
-    cr_assert_not_null (stored);
+    char *digest = ff_test_put_document (dealer, run->text, run->size, NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
-    execute.input_digest = stored->digest;
+    execute.input_digest = digest;
     execute.all = true;
     execute.phase = "P02";
     ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__EXECUTE, .correlation_id = "plan" };
@@ -880,8 +853,7 @@ s_run_plan (s_plan_run_t *run)
     }
     cr_assert_eq (run->count, 300);
     ff_msg_destroy (&message);
-    farfan__document_stored__free_unpacked (stored, NULL);
-    ff_msg_destroy (&reply);
+    free (digest);
     zsock_destroy (&dealer);
     ff_test_service_stop (&factory);
 }

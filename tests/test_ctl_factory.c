@@ -735,13 +735,27 @@ FF_TEST (ctl_factory, sync_reports_conflicts_and_adjustments)
     json_decref (reply);
     ff_test_process_destroy (&ctl);
 
-    //  No budget: the factory sets the cap from its 2 workers, and says so.
+    //  No budget: the factory sets the cap from its 2 workers and its
+    //  recommended batch (two per worker, or two batches when larger), and
+    //  says so.
+    ctl = s_ctl (factory.endpoint, "sync", "--phase", "P02", "--ids", "Q001_PA01", "--json", NULL);
+    S_ASSERT_EXIT (ctl, 0);
+    reply = s_json (ctl);
+    json_int_t batch = s_integer (reply, "batch_size");
+    cr_assert_gt (batch, 0);
+    json_int_t cap = 2 * batch > 4 ? 2 * batch : 4;
+    cr_assert_eq (s_integer (reply, "in_flight_cap"), cap);
+    json_decref (reply);
+    ff_test_process_destroy (&ctl);
     ctl = s_ctl (factory.endpoint, "sync", "--phase", "P02", "--ids", "Q001_PA01", NULL);
     S_ASSERT_EXIT (ctl, 0);
     S_ASSERT_HAS (S_OUT (ctl), "aligned        yes");
-    S_ASSERT_HAS (S_OUT (ctl), "in-flight cap  4 contracts");
+    char expected [64];
+    snprintf (expected, sizeof expected, "in-flight cap  %lld contracts", (long long) cap);
+    S_ASSERT_HAS (S_OUT (ctl), expected);
     const char *row = strstr (S_OUT (ctl), "in_flight_cap ");
-    cr_assert (row && strstr (row, "4  worker budget 0"), "%s", S_OUT (ctl));
+    snprintf (expected, sizeof expected, "%lld  worker budget 0", (long long) cap);
+    cr_assert (row && strstr (row, expected), "%s", S_OUT (ctl));
     S_ASSERT_HAS (S_OUT (ctl), "batch_size");
     ff_test_process_destroy (&ctl);
 

@@ -565,7 +565,7 @@ FF_TEST (ctl_run, help_names_every_command_and_option)
     const char *options [] = { "--phases", "--deadline", "--strict-deadline", "--budget",
                                "--params", "--name", "--path", "--wait", "--no-wait",
                                "--interval", "--endpoint", "--timeout", "--json",
-                               "no --contracts", "Exit codes" };
+                               "--contracts SET", "contract_sets_dir", "Exit codes" };
     for (size_t i = 0; i < sizeof options / sizeof options [0]; i++)
         S_ASSERT_HAS (S_OUT (ctl), options [i]);
     ff_test_process_destroy (&ctl);
@@ -592,7 +592,8 @@ FF_TEST (ctl_run, bad_options_exit_2_saying_why)
         { { "run", text, "--phases", "P2", NULL }, "P04 or P02-P03, not \"P2\"" },
         { { "run", text, "--phases", "P03-P02", NULL }, "ends before it starts" },
         { { "run", text, "--phases", "P02-P10", NULL }, "not \"P02-P10\"" },
-        { { "run", text, "--contracts", "default", NULL }, "one contract set of its contracts_dir" },
+        { { "run", text, "--contracts", "", NULL }, "--contracts takes a set name or a directory" },
+        { { "run", text, "--contracts", NULL }, "--contracts needs a value" },
         { { "run", text, "--deadline", "-1", NULL }, "--deadline takes seconds > 0" },
         { { "run", text, "--deadline", "soon", NULL }, "--deadline takes seconds > 0" },
         { { "run", text, "--strict-deadline", NULL }, "--strict-deadline needs a --deadline" },
@@ -1660,5 +1661,84 @@ FF_TEST (ctl_run, a_failed_run_exits_1_with_its_error_and_failures)
     S_ASSERT_HAS (S_OUT (ctl), "timeout");
     ff_test_process_destroy (&ctl);
     free (run_id);
+    s_system_stop (&system);
+}
+
+//  --contracts SET: the run's own set. A relative directory of ours is
+//  made absolute (the orchestrator resolves paths); anything else goes as
+//  a name, resolved (or refused) by the orchestrator.
+FF_TEST_OPTS (ctl_run, run_with_contracts_uses_that_set_and_status_names_it, .timeout = 60)
+{
+    const char *contracts [] = { S_MICRO ("Q001_PA01", "P02"), NULL };
+    s_system_t system = s_system (contracts, "2");
+    //  Another set, in our working directory: same id, one more contract.
+    const char *other [] = { S_MICRO ("Q001_PA01", "P02"), S_MICRO ("Q002_PA01", "P02"),
+                             S_WAIT ("W001", "P03", 1, 5000) };
+    char *set_dir = zsys_sprintf ("%s/myset", system.work);
+    cr_assert_eq (mkdir (set_dir, 0700), 0);
+    for (size_t i = 0; i < 3; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "c%02zu.json", i);
+        char *path = s_write (set_dir, name, other [i], strlen (other [i]));
+        zstr_free (&path);
+    }
+    cr_assert_eq (chdir (system.work), 0);
+    ff_test_process_t *ctl = s_ctl ("run", system.plan, "--contracts", "myset", "--endpoint",
+                                    system.endpoint, "--wait", "--json", NULL);
+    S_ASSERT_EXIT (ctl, 0);
+    json_t *lines = s_json_lines (ctl);
+    json_t *last = json_array_get (lines, json_array_size (lines) - 1);
+    cr_assert_str_eq (s_string (last, "state"), "RUN_SUCCEEDED");
+    cr_assert_eq (s_integer (last, "total"), 3, "the run's own set: 3 contracts");
+    char *run_id = strdup (s_string (last, "run_id"));
+    char *digest = strdup (s_string (last, "contract_set_digest"));
+    cr_assert_eq (strncmp (digest, "sha256:", 7), 0, "%s", digest);
+    json_decref (lines);
+    ff_test_process_destroy (&ctl);
+
+    //  status shows the run's set digest (not the orchestrator's default).
+    ctl = s_ctl ("status", run_id, "--endpoint", system.endpoint, NULL);
+    S_ASSERT_EXIT (ctl, 0);
+    S_ASSERT_HAS (S_OUT (ctl), "contract set");
+    S_ASSERT_HAS (S_OUT (ctl), digest);
+    ff_test_process_destroy (&ctl);
+    ctl = s_ctl ("run", system.plan, "--endpoint", system.endpoint, "--wait", "--json",
+                 "--phases", "P02", NULL);
+    S_ASSERT_EXIT (ctl, 0);
+    lines = s_json_lines (ctl);
+    last = json_array_get (lines, json_array_size (lines) - 1);
+    cr_assert_eq (s_integer (last, "total"), 1, "the default set: 1 contract");
+    cr_assert_str_neq (s_string (last, "contract_set_digest"), digest);
+    json_decref (lines);
+    ff_test_process_destroy (&ctl);
+
+    //  Not a directory here: sent as a name, which this orchestrator (no
+    //  contract_sets_dir) refuses, saying why; exit 1, nothing started.
+    ctl = s_ctl ("run", system.plan, "--contracts", "nosuchset", "--endpoint", system.endpoint,
+                 "--no-wait", NULL);
+    S_ASSERT_EXIT (ctl, 1);
+    S_ASSERT_HAS (S_ERR (ctl), "contract_sets_dir");
+    ff_test_process_destroy (&ctl);
+    //  A directory here: sent made absolute (the orchestrator names it),
+    //  refused for holding no contracts.
+    char *empty = zsys_sprintf ("%s/emptyset", system.work);
+    cr_assert_eq (mkdir (empty, 0700), 0);
+    ctl = s_ctl ("run", system.plan, "--contracts", "emptyset", "--endpoint", system.endpoint,
+                 "--no-wait", NULL);
+    S_ASSERT_EXIT (ctl, 1);
+    S_ASSERT_HAS (S_ERR (ctl), empty);
+    S_ASSERT_HAS (S_ERR (ctl), "holds no contracts");
+    ff_test_process_destroy (&ctl);
+    free (run_id);
+    free (digest);
+    for (size_t i = 0; i < 3; i++) {
+        char *gone = zsys_sprintf ("%s/c%02zu.json", set_dir, i);
+        unlink (gone);
+        zstr_free (&gone);
+    }
+    rmdir (set_dir);
+    rmdir (empty);
+    zstr_free (&empty);
+    free (set_dir);
     s_system_stop (&system);
 }

@@ -631,8 +631,14 @@ FF_TEST (factory, sync_reports_conflicts_until_contracts_are_shipped)
     const Farfan__Conflict *stale = s_conflict (reply, "stale_contracts");
     cr_assert_not_null (stale);
     cr_assert_str_eq (stale->ids [0], "A");
-    //  A budget beyond what 2 workers can use is capped, and said so.
-    cr_assert_eq (reply->in_flight_cap, 4);
+    //  A budget beyond what 2 workers can use is capped, and said so: two
+    //  per worker, or two batches of the recommended size when larger (no
+    //  contract of the phase waits).
+    cr_assert_gt (reply->batch_size, 0);
+    uint32_t expected_cap = 2 * reply->batch_size > 4 ? 2 * reply->batch_size : 4;
+    cr_assert_eq (reply->in_flight_cap, expected_cap, "cap %u, batch %u", reply->in_flight_cap,
+                  reply->batch_size);
+    cr_assert_lt (reply->in_flight_cap, 100);
     bool capped = false;
     for (size_t i = 0; i < reply->n_adjustments; i++)
         capped |= streq (reply->adjustments [i]->kind, "in_flight_cap");
@@ -908,5 +914,122 @@ FF_TEST (factory, a_large_stream_waits_for_a_slow_reader_instead_of_dropping)
     char *page = ff_test_http_get (ff_test_service_http_port (factory.service), "/metrics", &status);
     cr_assert_eq (ff_test_metric (page, "farfan_replies_dropped_total{socket=\"direct\"}"), 0);
     free (page);
+    s_factory_stop (&factory);
+}
+
+//  Execute.contract_digests: a factory runs exactly the definition the
+//  requester names, or refuses the batch (ERROR NOT_FOUND, nothing runs)
+//  so the requester ships it: two orchestrator runs whose sets define an
+//  id differently never get each other's definition.
+FF_TEST (factory, execute_runs_only_the_definition_its_digest_names)
+{
+    const char *contracts [] = { S_MICRO ("A", "") };
+    s_factory_t factory = s_factory (contracts, 1, NULL, NULL, NULL, NULL);
+    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *ids [] = { "A" };
+    Farfan__Execute execute = FARFAN__EXECUTE__INIT;
+    execute.contract_ids = ids;
+    execute.n_contract_ids = 1;
+    execute.input_digest = digest;
+    execute.no_cache = true;
+
+    //  What is loaded, without digests: its digest is in the result.
+    s_outcome_t outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, 1);
+    char *loaded = strdup (s_result (&outcome, 0)->contract_digest);
+    cr_assert_eq (strncmp (loaded, "sha256:", 7), 0);
+    s_outcome_free (&outcome);
+
+    //  Naming the loaded digest: runs.
+    char *digests [] = { loaded };
+    execute.contract_digests = digests;
+    execute.n_contract_digests = 1;
+    outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, 1);
+    cr_assert_str_eq (s_result (&outcome, 0)->contract_digest, loaded);
+    s_outcome_free (&outcome);
+
+    //  Another definition of A: refused, naming it, and nothing ran.
+    Farfan__FactoryMetrics *before = NULL;
+    {
+        Farfan__MetricsRequest request = FARFAN__METRICS_REQUEST__INIT;
+        ff_msg_t *reply = ff_test_request (factory.dealer, FARFAN__MESSAGE_TYPE__METRICS, &request.base);
+        before = farfan__factory_metrics__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
+        cr_assert_not_null (before);
+        ff_msg_destroy (&reply);
+    }
+    char *other_json [] = { S_MICRO ("A", ",\"title\":\"the other run's A\"") };
+    fac_contract_set_t *scratch = fac_contract_set_new (NULL);
+    cr_assert_eq (fac_contract_set_add_json (scratch, other_json [0], strlen (other_json [0]), "t", NULL), 1);
+    char *other = strdup (fac_contract_set_lookup (scratch, "A")->digest);
+    fac_contract_set_destroy (&scratch);
+    cr_assert_str_neq (other, loaded);
+    digests [0] = other;
+    outcome = s_execute (factory.dealer, &execute);
+    cr_assert_eq (outcome.count, 0, "nothing runs");
+    cr_assert_null (outcome.done);
+    cr_assert_eq (outcome.other_type, FARFAN__MESSAGE_TYPE__ERROR);
+    cr_assert_not_null (strstr (outcome.other_message, "1 contract definition not held: A (holds"),
+                        "%s", outcome.other_message);
+    cr_assert_not_null (strstr (outcome.other_message, "PUT_CONTRACTS"), "%s", outcome.other_message);
+    s_outcome_free (&outcome);
+    {
+        Farfan__MetricsRequest request = FARFAN__METRICS_REQUEST__INIT;
+        ff_msg_t *reply = ff_test_request (factory.dealer, FARFAN__MESSAGE_TYPE__METRICS, &request.base);
+        Farfan__FactoryMetrics *after = farfan__factory_metrics__unpack (NULL, ff_msg_body_size (reply),
+                                                                         ff_msg_body_data (reply));
+        cr_assert_not_null (after);
+        cr_assert_eq (after->executed, before->executed, "the refused batch executed nothing");
+        farfan__factory_metrics__free_unpacked (after, NULL);
+        ff_msg_destroy (&reply);
+    }
+    farfan__factory_metrics__free_unpacked (before, NULL);
+
+    //  Shipped (PUT_CONTRACTS), then the same EXECUTE: runs the other one;
+    //  the first definition is now the one refused.
+    Farfan__PutContracts put = FARFAN__PUT_CONTRACTS__INIT;
+    put.contracts_json = other_json;
+    put.n_contracts_json = 1;
+    ff_msg_t *put_reply = ff_test_request (factory.dealer, FARFAN__MESSAGE_TYPE__PUT_CONTRACTS, &put.base);
+    cr_assert_eq (ff_msg_type (put_reply), FARFAN__MESSAGE_TYPE__PUT_CONTRACTS_REPLY);
+    ff_msg_destroy (&put_reply);
+    outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, 1);
+    cr_assert_str_eq (s_result (&outcome, 0)->contract_digest, other);
+    s_outcome_free (&outcome);
+    digests [0] = loaded;
+    outcome = s_execute (factory.dealer, &execute);
+    cr_assert_eq (outcome.other_type, FARFAN__MESSAGE_TYPE__ERROR);
+    cr_assert_not_null (strstr (outcome.other_message, "not held: A"), "%s", outcome.other_message);
+    s_outcome_free (&outcome);
+
+    //  An unknown id named with a digest: refused as not loaded. A digest
+    //  count that does not match the ids, or digests with `all`: invalid.
+    char *unknown_ids [] = { "A", "Z" };
+    char *two [] = { other, "sha256:00" };
+    execute.contract_ids = unknown_ids;
+    execute.n_contract_ids = 2;
+    execute.contract_digests = two;
+    execute.n_contract_digests = 2;
+    outcome = s_execute (factory.dealer, &execute);
+    cr_assert_eq (outcome.other_type, FARFAN__MESSAGE_TYPE__ERROR);
+    cr_assert_not_null (strstr (outcome.other_message, "Z (not loaded)"), "%s", outcome.other_message);
+    s_outcome_free (&outcome);
+    execute.n_contract_digests = 1;
+    outcome = s_execute (factory.dealer, &execute);
+    cr_assert_eq (outcome.other_type, FARFAN__MESSAGE_TYPE__ERROR);
+    cr_assert_not_null (strstr (outcome.other_message, "1 digests for 2 contract_ids"), "%s",
+                        outcome.other_message);
+    s_outcome_free (&outcome);
+    execute.n_contract_ids = 0;
+    execute.all = true;
+    outcome = s_execute (factory.dealer, &execute);
+    cr_assert_eq (outcome.other_type, FARFAN__MESSAGE_TYPE__ERROR);
+    cr_assert_not_null (strstr (outcome.other_message, "all: not allowed"), "%s", outcome.other_message);
+    s_outcome_free (&outcome);
+
+    free (other);
+    free (loaded);
+    free (digest);
     s_factory_stop (&factory);
 }

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fac_method.h"
@@ -177,53 +176,6 @@ static const char *s_python_script =
     "    counts[p['key']] = sum(1 for _ in re.finditer(rx, text, flags))\n"
     "json.dump(counts, open(sys.argv[2], 'w'))\n";
 
-static json_t *
-s_python_counts (json_t *spec)
-{
-    char spec_path [] = "/tmp/ff_import_spec_XXXXXX";
-    char out_path [] = "/tmp/ff_import_out_XXXXXX";
-    int spec_fd = mkstemp (spec_path);
-    int out_fd = mkstemp (out_path);
-    cr_assert (spec_fd >= 0 && out_fd >= 0);
-    close (out_fd);
-    FILE *file = fdopen (spec_fd, "w");
-    cr_assert_eq (json_dumpf (spec, file, 0), 0);
-    fclose (file);
-    pid_t pid = fork ();
-    cr_assert (pid >= 0);
-    if (pid == 0) {
-        execl (S_PYTHON, S_PYTHON, "-c", s_python_script, spec_path, out_path, (char *) NULL);
-        _exit (127);
-    }
-    int status = 0;
-    cr_assert_eq (waitpid (pid, &status, 0), pid);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "python3 failed (status %d)", status);
-    json_error_t error;
-    json_t *counts = json_load_file (out_path, 0, &error);
-    cr_assert_not_null (counts, "python output: %s", error.text);
-    unlink (spec_path);
-    unlink (out_path);
-    return counts;
-}
-
-static char *
-s_read_file (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    fseek (file, 0, SEEK_END);
-    long length = ftell (file);
-    fseek (file, 0, SEEK_SET);
-    char *data = (char *) malloc ((size_t) length + 1);
-    cr_assert_not_null (data);
-    cr_assert_eq (fread (data, 1, (size_t) length, file), (size_t) length);
-    data [length] = 0;
-    fclose (file);
-    *size = (size_t) length;
-    return data;
-}
-
 //  Runs text.match_patterns of each listed contract of the set in dir
 //  over text_path (the factory's own code) and compares every pattern's
 //  count with Python's. Returns the patterns compared.
@@ -232,7 +184,7 @@ s_agree_with_python (const char *dir, const char *const *ids, size_t id_count,
                      const char *text_path)
 {
     size_t size;
-    char *text = s_read_file (text_path, &size);
+    char *text = ff_test_read_file (text_path, &size);
     cr_assert_not_null (text, "cannot read %s", text_path);
     fac_contract_set_t *set = fac_contract_set_new (NULL);
     fac_load_report_t report;
@@ -293,7 +245,7 @@ s_agree_with_python (const char *dir, const char *const *ids, size_t id_count,
         fac_compiled_unref (&compiled);
     }
     json_decref (by_id);
-    json_t *python = s_python_counts (spec);
+    json_t *python = ff_test_python_json (s_python_script, spec);
     size_t compared = 0, mismatches = 0;
     const char *key;
     json_t *count;
@@ -936,7 +888,7 @@ FF_TEST_OPTS (import, bad_element_map_and_usage, .timeout = 120)
     //  A source directory with the structure but a broken element map.
     char *source = s_temp_dir ();
     size_t size;
-    char *structure = s_read_file (S_SOURCE "/structure.json", &size);
+    char *structure = ff_test_read_file (S_SOURCE "/structure.json", &size);
     cr_assert_not_null (structure);
     s_write_text (source, "structure.json", structure);
     free (structure);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fac_method.h"
@@ -23,18 +22,8 @@
 //  ---------------------------------------------------------------------
 //  Hand-built contracts
 
-typedef struct {
-    const char *regex;
-    uint32_t flags;
-    const char *type;
-    double weight;
-} t_pattern_t;
-
-typedef struct {
-    const char *type;
-    uint32_t minimum;
-    bool required;
-} t_expected_t;
+typedef ff_test_pattern_t t_pattern_t;
+typedef ff_test_expected_t t_expected_t;
 
 typedef struct {
     fac_contract_t *contract;
@@ -43,115 +32,20 @@ typedef struct {
     json_t *params;             // request params of ctx ({}), owned
 } t_run_t;
 
-static char *
-s_strdup (const char *text)
-{
-    char *copy = strdup (text? text: "");
-    cr_assert_not_null (copy);
-    return copy;
-}
-
 static fac_contract_t *
 s_contract_new (const t_pattern_t *patterns, size_t pattern_count,
                 const t_expected_t *expected, size_t expected_count,
                 const char *const *inputs, size_t input_count,
                 const char *modality, const char *scoring_json)
 {
-    fac_contract_t *contract = (fac_contract_t *) calloc (1, sizeof (fac_contract_t));
-    cr_assert_not_null (contract);
-    contract->id = s_strdup ("Q001_PA01");
-    contract->version = s_strdup ("1");
-    contract->type = s_strdup (input_count? "aggregation": "micro");
-    contract->base_question = s_strdup ("Q001");
-    contract->policy_area = s_strdup ("PA01");
-    contract->dimension = s_strdup ("DIM01");
-    contract->cluster = s_strdup ("CL02");
-    contract->uses_document = input_count == 0;
-    contract->patterns = (fac_pattern_t *) calloc (pattern_count + 1, sizeof (fac_pattern_t));
-    for (size_t i = 0; i < pattern_count; i++) {
-        char id [32];
-        snprintf (id, sizeof id, "P%zu", i);
-        contract->patterns [i].id = s_strdup (id);
-        contract->patterns [i].regex = s_strdup (patterns [i].regex);
-        contract->patterns [i].flags = patterns [i].flags;
-        contract->patterns [i].element_type = s_strdup (patterns [i].type);
-        contract->patterns [i].weight = patterns [i].weight;
-    }
-    contract->pattern_count = pattern_count;
-    contract->expected = (fac_expected_t *) calloc (expected_count + 1, sizeof (fac_expected_t));
-    for (size_t i = 0; i < expected_count; i++) {
-        contract->expected [i].type = s_strdup (expected [i].type);
-        contract->expected [i].minimum = expected [i].minimum;
-        contract->expected [i].required = expected [i].required;
-    }
-    contract->expected_count = expected_count;
-    contract->input_contracts = (char **) calloc (input_count + 1, sizeof (char *));
-    for (size_t i = 0; i < input_count; i++)
-        contract->input_contracts [i] = s_strdup (inputs [i]);
-    contract->input_count = input_count;
-    contract->modality = s_strdup (modality);
-    contract->scoring = scoring_json? json_loads (scoring_json, 0, NULL): json_object ();
-    cr_assert_not_null (contract->scoring);
-    contract->timeout_ms = 1000;
-    contract->source = s_strdup ("test");
-    contract->canonical = s_strdup ("{}");
-    atomic_init (&contract->refs, 1);
-    return contract;
-}
-
-static void
-s_contract_free (fac_contract_t *contract)
-{
-    free (contract->id);
-    free (contract->version);
-    free (contract->type);
-    free (contract->base_question);
-    free (contract->policy_area);
-    free (contract->dimension);
-    free (contract->cluster);
-    for (size_t i = 0; i < contract->pattern_count; i++) {
-        free (contract->patterns [i].id);
-        free (contract->patterns [i].regex);
-        free (contract->patterns [i].element_type);
-    }
-    free (contract->patterns);
-    for (size_t i = 0; i < contract->expected_count; i++)
-        free (contract->expected [i].type);
-    free (contract->expected);
-    for (size_t i = 0; i < contract->input_count; i++)
-        free (contract->input_contracts [i]);
-    free (contract->input_contracts);
-    free (contract->modality);
-    json_decref (contract->scoring);
-    free (contract->source);
-    free (contract->canonical);
-    free (contract);
-}
-
-static fac_compiled_t *
-s_compile (fac_contract_t *contract)
-{
-    fac_compiled_t *compiled = (fac_compiled_t *) calloc (1, sizeof (fac_compiled_t));
-    cr_assert_not_null (compiled);
-    compiled->contract = contract;
-    compiled->codes = (pcre2_code **) calloc (contract->pattern_count + 1, sizeof (pcre2_code *));
-    for (size_t i = 0; i < contract->pattern_count; i++) {
-        char err [256];
-        int rc = fac_pattern_compile (&contract->patterns [i], &compiled->codes [i], err, sizeof err);
-        cr_assert_eq (rc, 0, "pattern %zu (%s): %s", i, contract->patterns [i].regex, err);
-    }
-    atomic_init (&compiled->refs, 1);
-    return compiled;
-}
-
-static void
-s_compiled_free (fac_compiled_t *compiled)
-{
-    for (size_t i = 0; i < compiled->contract->pattern_count; i++)
-        pcre2_code_free (compiled->codes [i]);
-    free (compiled->codes);
-    s_contract_free (compiled->contract);
-    free (compiled);
+    ff_test_contract_spec_t spec = {
+        .id = "Q001_PA01", .type = input_count? "aggregation": "micro", .document = input_count == 0,
+        .patterns = patterns, .pattern_count = pattern_count,
+        .expected = expected, .expected_count = expected_count,
+        .inputs = inputs, .input_count = input_count,
+        .modality = modality, .scoring_json = scoring_json,
+    };
+    return ff_test_contract_new (&spec);
 }
 
 //  A contract, compiled, with a context over text (NULL = none) and inputs.
@@ -162,7 +56,7 @@ s_run_init (t_run_t *run, const t_pattern_t *patterns, size_t pattern_count,
 {
     run->contract = s_contract_new (patterns, pattern_count, expected, expected_count,
                                     NULL, 0, "TYPE_A", NULL);
-    run->compiled = s_compile (run->contract);
+    run->compiled = ff_test_compile (run->contract);
     run->params = json_object ();
     fac_context_init (&run->ctx, run->compiled, text, text_size, NULL, 0, run->params);
     cr_assert_not_null (run->ctx.output);
@@ -173,42 +67,8 @@ s_run_fini (t_run_t *run)
 {
     fac_context_fini (&run->ctx);
     fac_context_fini (&run->ctx);       // idempotent
-    s_compiled_free (run->compiled);
+    ff_test_compiled_free (run->compiled);
     json_decref (run->params);
-}
-
-static json_t *
-s_json (const char *text)
-{
-    json_error_t error;
-    json_t *value = json_loads (text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
-    cr_assert_not_null (value, "bad JSON in the test: %s: %s", text, error.text);
-    return value;
-}
-
-//  Checks then runs one step, as the engine does; returns run's rc. A
-//  check failure fails the test (use s_check for errors).
-static int
-s_step (fac_context_t *ctx, const char *method_name, const char *params_json)
-{
-    const fac_method_t *method = fac_method_lookup (method_name);
-    cr_assert_not_null (method, "%s not registered", method_name);
-    cr_assert_not_null (method->run);
-    json_t *params = s_json (params_json);
-    char err [256] = "";
-    int rc = method->check (params, ctx->compiled->contract, NULL, err, sizeof err);
-    cr_assert_eq (rc, 0, "%s %s refused: %s", method_name, params_json, err);
-    ctx->error [0] = '\0';
-    rc = method->run (ctx, params);
-    json_decref (params);
-    return rc;
-}
-
-static void
-s_step_ok (fac_context_t *ctx, const char *method_name, const char *params_json)
-{
-    int rc = s_step (ctx, method_name, params_json);
-    cr_assert_eq (rc, 0, "%s failed: %s", method_name, ctx->error);
 }
 
 static const fac_evidence_t *
@@ -219,32 +79,6 @@ s_evidence (const fac_context_t *ctx, const char *type)
             return &ctx->evidence [i];
     cr_assert_fail ("no evidence for %s", type);
     return NULL;
-}
-
-static json_t *
-s_output (const fac_context_t *ctx, const char *method)
-{
-    json_t *output = json_object_get (ctx->output, method);
-    cr_assert_not_null (output, "no output of %s", method);
-    return output;
-}
-
-static char *
-s_read_file (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    fseek (file, 0, SEEK_END);
-    long length = ftell (file);
-    fseek (file, 0, SEEK_SET);
-    char *data = (char *) malloc ((size_t) length + 1);
-    cr_assert_not_null (data);
-    cr_assert_eq (fread (data, 1, (size_t) length, file), (size_t) length);
-    data [length] = '\0';
-    fclose (file);
-    *size = (size_t) length;
-    return data;
 }
 
 //  ---------------------------------------------------------------------
@@ -325,7 +159,7 @@ FF_TEST (methods, match_patterns_ignorecase_on_accented_spanish)
     static const t_expected_t expected [] = { { "poblacion", 2, false }, { "ninez", 0, true } };
     t_run_t run;
     s_run_init (&run, patterns, 3, expected, 2, text, strlen (text));
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
 
     //  Expected elements first (in order), then "exacta", which only a
     //  pattern names.
@@ -355,7 +189,7 @@ FF_TEST (methods, match_patterns_ignorecase_on_accented_spanish)
     cr_assert_eq (exacta->matches [0].offset, 28);
     //  Confidence: mean weight of the patterns that matched, (0.8 + 0.5) / 2.
     cr_assert (S_NEAR (run.ctx.confidence, 0.65));
-    json_t *output = s_output (&run.ctx, "text.match_patterns");
+    json_t *output = ff_test_output (&run.ctx, "text.match_patterns");
     cr_assert_eq (json_integer_value (json_object_get (json_object_get (output, "patterns"), "P0")), 3);
     cr_assert_eq (json_integer_value (json_object_get (json_object_get (output, "patterns"), "P1")), 1);
     cr_assert_eq (json_integer_value (json_object_get (json_object_get (output, "patterns"), "P2")), 0);
@@ -366,7 +200,7 @@ FF_TEST (methods, match_patterns_ignorecase_on_accented_spanish)
     //  ñ folds too: "niño NIÑO Niño" = 3 matches at 0, 6, 12 (ñ is 2 bytes).
     const char *ninos = "niño NIÑO Niño";
     s_run_init (&run, patterns, 3, expected, 2, ninos, strlen (ninos));
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
     cr_assert_eq (s_evidence (&run.ctx, "ninez")->count, 3);
     cr_assert_eq (s_evidence (&run.ctx, "ninez")->matches [1].offset, 6);
     cr_assert_eq (s_evidence (&run.ctx, "ninez")->matches [2].offset, 12);
@@ -385,7 +219,7 @@ FF_TEST (methods, match_patterns_empty_text_and_no_matches)
     //  Empty document: "DANE" nothing; "x*" one empty match at 0, as
     //  len(list(re.finditer('x*', ''))) == 1.
     s_run_init (&run, patterns, 2, expected, 1, "", 0);
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
     cr_assert_eq (run.ctx.evidence_count, 2);
     cr_assert_eq (s_evidence (&run.ctx, "fuentes")->count, 0);
     cr_assert_eq (s_evidence (&run.ctx, "vacio")->count, 1);
@@ -396,7 +230,7 @@ FF_TEST (methods, match_patterns_empty_text_and_no_matches)
     //  No pattern matches: counts 0, no quotes, confidence 0.
     static const t_pattern_t dane [] = { { "DANE", 0, "fuentes", 0.7 } };
     s_run_init (&run, dane, 1, expected, 1, "sin fuentes", 11);
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
     cr_assert_eq (run.ctx.evidence_count, 1);
     cr_assert_eq (run.ctx.evidence [0].count, 0);
     cr_assert_eq (run.ctx.evidence [0].match_count, 0);
@@ -405,7 +239,7 @@ FF_TEST (methods, match_patterns_empty_text_and_no_matches)
 
     //  No document at all (inputs.document false): an error, not a crash.
     s_run_init (&run, dane, 1, expected, 1, NULL, 0);
-    cr_assert_eq (s_step (&run.ctx, "text.match_patterns", "{}"), -1);
+    cr_assert_eq (ff_test_step (&run.ctx, "text.match_patterns", "{}"), -1);
     cr_assert (strstr (run.ctx.error, "no document"), "%s", run.ctx.error);
     s_run_fini (&run);
 }
@@ -423,7 +257,7 @@ FF_TEST (methods, match_patterns_empty_matches_advance_like_python)
     };
     t_run_t run;
     s_run_init (&run, patterns, 3, NULL, 0, "baac", 4);
-    s_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 10}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 10}");
     const fac_evidence_t *a = s_evidence (&run.ctx, "a");
     cr_assert_eq (a->count, 4);
     uint64_t offsets [] = { 0, 1, 3, 4 };
@@ -436,7 +270,7 @@ FF_TEST (methods, match_patterns_empty_matches_advance_like_python)
 
     const char *text = "ñañ";
     s_run_init (&run, patterns, 3, NULL, 0, text, strlen (text));
-    s_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 10}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 10}");
     const fac_evidence_t *x = s_evidence (&run.ctx, "x");
     cr_assert_eq (x->count, 4);
     uint64_t boundaries [] = { 0, 2, 3, 5 };
@@ -468,7 +302,7 @@ FF_TEST (methods, match_patterns_overlapping_patterns_count_once_per_offset)
     };
     t_run_t run;
     s_run_init (&run, patterns, 5, NULL, 0, text, strlen (text));
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
     const fac_evidence_t *plan = s_evidence (&run.ctx, "plan");
     cr_assert_eq (plan->count, 2);
     cr_assert_eq (plan->match_count, 2);
@@ -482,7 +316,7 @@ FF_TEST (methods, match_patterns_overlapping_patterns_count_once_per_offset)
     //  The same text under another type counts there too.
     cr_assert_eq (s_evidence (&run.ctx, "otro")->count, 1);
     //  Per pattern, every match counts: 1 + 1 + 1 + 2 + 1.
-    json_t *output = s_output (&run.ctx, "text.match_patterns");
+    json_t *output = ff_test_output (&run.ctx, "text.match_patterns");
     cr_assert_eq (json_integer_value (json_object_get (output, "total_matches")), 6);
     //  All five matched: (0.9 + 0.6 + 0.3 + 0.2 + 0.1) / 5 = 0.42.
     cr_assert (S_NEAR (run.ctx.confidence, 0.42));
@@ -496,14 +330,14 @@ FF_TEST (methods, match_patterns_quotes_the_first_max_matches)
     static const t_pattern_t patterns [] = { { "a", 0, "a", 1 } };
     t_run_t run;
     s_run_init (&run, patterns, 1, NULL, 0, text, strlen (text));
-    s_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 3}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 3}");
     cr_assert_eq (run.ctx.evidence [0].count, 7);
     cr_assert_eq (run.ctx.evidence [0].match_count, 3);
     cr_assert_eq (run.ctx.evidence [0].matches [2].offset, 4);
     //  Default: FAC_EVIDENCE_MATCHES_DEFAULT; 0: counts only.
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
     cr_assert_eq (run.ctx.evidence [0].match_count, FAC_EVIDENCE_MATCHES_DEFAULT);
-    s_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 0}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 0}");
     cr_assert_eq (run.ctx.evidence [0].count, 7);
     cr_assert_eq (run.ctx.evidence [0].match_count, 0);
     s_run_fini (&run);
@@ -545,7 +379,7 @@ s_thread_main (void *arg)
 FF_TEST (methods, match_patterns_is_thread_safe)
 {
     size_t size;
-    char *text = s_read_file (S_FIXTURE, &size);
+    char *text = ff_test_read_file (S_FIXTURE, &size);
     cr_assert_not_null (text, "missing fixture %s", S_FIXTURE);
     static const t_pattern_t patterns [] = {
         { "poblaci[oó]n", FAC_PATTERN_IGNORECASE, "poblacion", 1 },
@@ -555,7 +389,7 @@ FF_TEST (methods, match_patterns_is_thread_safe)
     };
     t_run_t run;
     s_run_init (&run, patterns, 4, NULL, 0, text, size);
-    s_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 50}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{\"max_matches\": 50}");
     t_thread_t shared = { run.compiled, text, size, { 0 }, 0 };
     for (int i = 0; i < 4; i++) {
         shared.expected [i] = run.ctx.evidence [i].count;
@@ -618,37 +452,6 @@ static const char *s_python_script =
 #define S_AGREE_CAP 200
 #define S_AGREE_GROUP 4
 
-//  Runs python3 on the spec; returns its output or NULL (test failed).
-static json_t *
-s_python_matches (json_t *spec)
-{
-    char spec_path [] = "/tmp/ff_methods_spec_XXXXXX";
-    char out_path [] = "/tmp/ff_methods_out_XXXXXX";
-    int spec_fd = mkstemp (spec_path);
-    int out_fd = mkstemp (out_path);
-    cr_assert (spec_fd >= 0 && out_fd >= 0);
-    close (out_fd);
-    FILE *file = fdopen (spec_fd, "w");
-    cr_assert_eq (json_dumpf (spec, file, 0), 0);
-    fclose (file);
-    pid_t pid = fork ();
-    cr_assert (pid >= 0);
-    if (pid == 0) {
-        execl (S_PYTHON, S_PYTHON, "-c", s_python_script, spec_path, out_path, (char *) NULL);
-        _exit (127);
-    }
-    int status = 0;
-    cr_assert_eq (waitpid (pid, &status, 0), pid);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0,
-               "python3 failed (status %d)", status);
-    json_error_t error;
-    json_t *result = json_load_file (out_path, 0, &error);
-    cr_assert_not_null (result, "python output: %s", error.text);
-    unlink (spec_path);
-    unlink (out_path);
-    return result;
-}
-
 //  Compares text.match_patterns with Python over patterns (each its own
 //  element type, then in groups sharing one). Patterns PCRE2 or Python
 //  refuses are left out and counted. Returns the patterns compared.
@@ -656,7 +459,7 @@ static size_t
 s_agree (const char *text_path, const t_pattern_t *candidates, size_t count, const char *label)
 {
     size_t size;
-    char *text = s_read_file (text_path, &size);
+    char *text = ff_test_read_file (text_path, &size);
     cr_assert_not_null (text, "cannot read %s", text_path);
     //  Keep what PCRE2 compiles.
     t_pattern_t *kept = (t_pattern_t *) calloc (count + 1, sizeof (t_pattern_t));
@@ -687,7 +490,7 @@ s_agree (const char *text_path, const t_pattern_t *candidates, size_t count, con
         json_array_append_new (json_object_get (spec, "patterns"),
                                json_pack ("{s:s, s:i}", "regex", kept [i].regex,
                                           "flags", (int) kept [i].flags));
-    json_t *python = s_python_matches (spec);
+    json_t *python = ff_test_python_json (s_python_script, spec);
     json_decref (spec);
 
     //  Each pattern alone.
@@ -695,7 +498,7 @@ s_agree (const char *text_path, const t_pattern_t *candidates, size_t count, con
     snprintf (params, sizeof params, "{\"max_matches\": %d}", S_AGREE_CAP);
     t_run_t run;
     s_run_init (&run, kept, kept_count, NULL, 0, text, size);
-    s_step_ok (&run.ctx, "text.match_patterns", params);
+    ff_test_step_ok (&run.ctx, "text.match_patterns", params);
     cr_assert_eq (run.ctx.evidence_count, kept_count);
     size_t compared = 0, python_refused = 0, mismatches = 0;
     uint64_t total = 0;
@@ -738,7 +541,7 @@ s_agree (const char *text_path, const t_pattern_t *candidates, size_t count, con
             grouped_count++;
     }
     s_run_init (&run, grouped, grouped_count, NULL, 0, text, size);
-    s_step_ok (&run.ctx, "text.match_patterns", params);
+    ff_test_step_ok (&run.ctx, "text.match_patterns", params);
     json_t *groups = json_object_get (python, "groups");
     size_t group_mismatches = 0;
     for (size_t g = 0; g < json_array_size (groups); g++) {
@@ -912,9 +715,9 @@ FF_TEST (methods, count_elements_satisfaction_ratio_and_missing)
     //  = 0.625; missing: fuentes_oficiales, cobertura_territorial.
     uint32_t counts [] = { 1, 0, 4, 2 };
     s_set_counts (&run.ctx, counts);
-    s_step_ok (&run.ctx, "text.count_elements", "{}");
+    ff_test_step_ok (&run.ctx, "text.count_elements", "{}");
     cr_assert (S_NEAR (run.ctx.ratio, 0.625), "ratio %g", run.ctx.ratio);
-    json_t *output = s_output (&run.ctx, "text.count_elements");
+    json_t *output = ff_test_output (&run.ctx, "text.count_elements");
     json_t *missing = json_object_get (output, "missing_elements");
     cr_assert_eq (json_array_size (missing), 2);
     cr_assert_str_eq (json_string_value (json_array_get (missing, 0)), "fuentes_oficiales");
@@ -928,11 +731,11 @@ FF_TEST (methods, count_elements_satisfaction_ratio_and_missing)
 
     //  Weights {fuentes_oficiales: 2, cobertura_territorial: 0}:
     //  (2 * 0.5 + 0 * 0 + 1 * 1 + 1 * 1) / (2 + 0 + 1 + 1) = 3 / 4 = 0.75.
-    s_step_ok (&run.ctx, "text.count_elements",
+    ff_test_step_ok (&run.ctx, "text.count_elements",
                "{\"weights\": {\"fuentes_oficiales\": 2, \"cobertura_territorial\": 0}}");
     cr_assert (S_NEAR (run.ctx.ratio, 0.75), "ratio %g", run.ctx.ratio);
     //  A weight-0 element that is unsatisfied is still missing.
-    missing = json_object_get (s_output (&run.ctx, "text.count_elements"), "missing_elements");
+    missing = json_object_get (ff_test_output (&run.ctx, "text.count_elements"), "missing_elements");
     cr_assert_eq (json_array_size (missing), 2);
     s_run_fini (&run);
 
@@ -941,9 +744,9 @@ FF_TEST (methods, count_elements_satisfaction_ratio_and_missing)
     uint32_t some [] = { 2, 1, 2, 0 };
     s_set_counts (&run.ctx, some);
     //  (1 + 1 + 2/3 + 0) / 4 = 0.6667; missing: indicadores, series.
-    s_step_ok (&run.ctx, "text.count_elements", "{}");
+    ff_test_step_ok (&run.ctx, "text.count_elements", "{}");
     cr_assert (S_NEAR (run.ctx.ratio, (2.0 + 2.0 / 3.0) / 4.0), "ratio %g", run.ctx.ratio);
-    missing = json_object_get (s_output (&run.ctx, "text.count_elements"), "missing_elements");
+    missing = json_object_get (ff_test_output (&run.ctx, "text.count_elements"), "missing_elements");
     cr_assert_eq (json_array_size (missing), 2);
     cr_assert_str_eq (json_string_value (json_array_get (missing, 0)), "indicadores_cuantitativos");
     s_run_fini (&run);
@@ -960,11 +763,11 @@ FF_TEST (methods, count_elements_after_match_patterns_and_without_evidence)
     };
     t_run_t run;
     s_run_init (&run, patterns, 2, s_four_elements, 2, text, strlen (text));
-    cr_assert_eq (s_step (&run.ctx, "text.count_elements", "{}"), -1);
+    cr_assert_eq (ff_test_step (&run.ctx, "text.count_elements", "{}"), -1);
     cr_assert (strstr (run.ctx.error, "no evidence"), "%s", run.ctx.error);
     cr_assert (isnan (run.ctx.ratio));
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
-    s_step_ok (&run.ctx, "text.count_elements", "{}");
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.count_elements", "{}");
     cr_assert (S_NEAR (run.ctx.ratio, 0.5));
     s_run_fini (&run);
 }
@@ -988,8 +791,8 @@ FF_TEST (methods, extract_numbers_spanish_formats)
     static const t_pattern_t patterns [] = { { "x", 0, "x", 1 } };
     t_run_t run;
     s_run_init (&run, patterns, 1, NULL, 0, text, strlen (text));
-    s_step_ok (&run.ctx, "text.extract_numbers", "{\"max_samples\": 10}");
-    json_t *output = s_output (&run.ctx, "text.extract_numbers");
+    ff_test_step_ok (&run.ctx, "text.extract_numbers", "{\"max_samples\": 10}");
+    json_t *output = ff_test_output (&run.ctx, "text.extract_numbers");
     json_t *counts = json_object_get (output, "counts");
     cr_assert_eq (json_integer_value (json_object_get (counts, "numbers")), 15,
                   "%s", json_dumps (output, 0));
@@ -1026,21 +829,21 @@ FF_TEST (methods, extract_numbers_spanish_formats)
     //  (English) is no number, nor is "12abc". Numbers: 3.5, 2500, 3, 1 = 4.
     const char *more = "Cobertura 3.5%; 2.500 millones; $ 3 mil millones; 1 MILLÓN de pesos; 1,234.5; 12abc";
     s_run_init (&run, patterns, 1, NULL, 0, more, strlen (more));
-    s_step_ok (&run.ctx, "text.extract_numbers", "{}");
-    counts = json_object_get (s_output (&run.ctx, "text.extract_numbers"), "counts");
+    ff_test_step_ok (&run.ctx, "text.extract_numbers", "{}");
+    counts = json_object_get (ff_test_output (&run.ctx, "text.extract_numbers"), "counts");
     cr_assert_eq (json_integer_value (json_object_get (counts, "numbers")), 4);
     cr_assert_eq (json_integer_value (json_object_get (counts, "percentages")), 1);
     cr_assert_eq (json_integer_value (json_object_get (counts, "currency")), 2);
-    currency = json_object_get (json_object_get (s_output (&run.ctx, "text.extract_numbers"), "samples"),
-                                "currency");
+    samples = json_object_get (ff_test_output (&run.ctx, "text.extract_numbers"), "samples");
+    currency = json_object_get (samples, "currency");
     cr_assert (S_NEAR (json_real_value (json_object_get (json_array_get (currency, 0), "value")), 3e9));
     cr_assert (S_NEAR (json_real_value (json_object_get (json_array_get (currency, 1), "value")), 1e6));
     s_run_fini (&run);
 
     //  Empty document: all zero.
     s_run_init (&run, patterns, 1, NULL, 0, "", 0);
-    s_step_ok (&run.ctx, "text.extract_numbers", "{}");
-    counts = json_object_get (s_output (&run.ctx, "text.extract_numbers"), "counts");
+    ff_test_step_ok (&run.ctx, "text.extract_numbers", "{}");
+    counts = json_object_get (ff_test_output (&run.ctx, "text.extract_numbers"), "counts");
     cr_assert_eq (json_integer_value (json_object_get (counts, "numbers")), 0);
     s_run_fini (&run);
 }
@@ -1055,8 +858,8 @@ FF_TEST (methods, extract_numbers_as_elements_feed_the_evidence)
     static const t_expected_t expected [] = { { "indicadores", 3, false }, { "anios", 2, false } };
     t_run_t run;
     s_run_init (&run, patterns, 1, expected, 2, text, strlen (text));
-    s_step_ok (&run.ctx, "text.match_patterns", "{}");
-    s_step_ok (&run.ctx, "text.extract_numbers",
+    ff_test_step_ok (&run.ctx, "text.match_patterns", "{}");
+    ff_test_step_ok (&run.ctx, "text.extract_numbers",
                "{\"as_elements\": {\"percentages\": \"indicadores\", \"years\": \"anios\"}}");
     const fac_evidence_t *indicadores = s_evidence (&run.ctx, "indicadores");
     cr_assert_eq (indicadores->count, 3);
@@ -1068,14 +871,14 @@ FF_TEST (methods, extract_numbers_as_elements_feed_the_evidence)
     cr_assert_eq (anios->count, 2);
     cr_assert_eq (anios->matches [0].pattern, FAC_MATCH_EXTRACTED);
     //  Both satisfied: ratio 1.
-    s_step_ok (&run.ctx, "text.count_elements", "{}");
+    ff_test_step_ok (&run.ctx, "text.count_elements", "{}");
     cr_assert (S_NEAR (run.ctx.ratio, 1.0));
     s_run_fini (&run);
 
     //  Without text.match_patterns the evidence is created from the
     //  expected elements.
     s_run_init (&run, patterns, 1, expected, 2, text, strlen (text));
-    s_step_ok (&run.ctx, "text.extract_numbers", "{\"as_elements\": {\"years\": \"anios\"}}");
+    ff_test_step_ok (&run.ctx, "text.extract_numbers", "{\"as_elements\": {\"years\": \"anios\"}}");
     cr_assert_eq (run.ctx.evidence_count, 2);
     cr_assert_eq (s_evidence (&run.ctx, "indicadores")->count, 0);
     cr_assert_eq (s_evidence (&run.ctx, "anios")->count, 2);
@@ -1094,8 +897,8 @@ FF_TEST (methods, keyword_density_counts_whole_words_case_insensitively)
     static const t_pattern_t patterns [] = { { "x", 0, "x", 1 } };
     t_run_t run;
     s_run_init (&run, patterns, 1, NULL, 0, text, strlen (text));
-    s_step_ok (&run.ctx, "text.keyword_density", "{\"keywords\": [\"plan\", \"desarrollo\"]}");
-    json_t *output = s_output (&run.ctx, "text.keyword_density");
+    ff_test_step_ok (&run.ctx, "text.keyword_density", "{\"keywords\": [\"plan\", \"desarrollo\"]}");
+    json_t *output = ff_test_output (&run.ctx, "text.keyword_density");
     cr_assert_eq (json_integer_value (json_object_get (output, "words")), 9);
     cr_assert_eq (json_integer_value (json_object_get (output, "occurrences")), 4);
     cr_assert (S_NEAR (json_real_value (json_object_get (output, "density_per_1000")), 4000.0 / 9));
@@ -1104,8 +907,8 @@ FF_TEST (methods, keyword_density_counts_whole_words_case_insensitively)
     cr_assert (S_NEAR (json_real_value (json_object_get (json_array_get (keywords, 0), "density_per_1000")),
                        3000.0 / 9));
     //  Substrings: "plan" also inside "planes": 4.
-    s_step_ok (&run.ctx, "text.keyword_density", "{\"keywords\": [\"plan\"], \"whole_words\": false}");
-    output = s_output (&run.ctx, "text.keyword_density");
+    ff_test_step_ok (&run.ctx, "text.keyword_density", "{\"keywords\": [\"plan\"], \"whole_words\": false}");
+    output = ff_test_output (&run.ctx, "text.keyword_density");
     cr_assert_eq (json_integer_value (json_object_get (output, "occurrences")), 4);
     s_run_fini (&run);
 
@@ -1114,9 +917,9 @@ FF_TEST (methods, keyword_density_counts_whole_words_case_insensitively)
     //  punctuation are literal ("c++" is no regex).
     const char *accents = "POBLACIÓN poblacion Población c++";
     s_run_init (&run, patterns, 1, NULL, 0, accents, strlen (accents));
-    s_step_ok (&run.ctx, "text.keyword_density",
+    ff_test_step_ok (&run.ctx, "text.keyword_density",
                "{\"keywords\": [\"población\", \"c++\"], \"whole_words\": false}");
-    output = s_output (&run.ctx, "text.keyword_density");
+    output = ff_test_output (&run.ctx, "text.keyword_density");
     cr_assert_eq (json_integer_value (json_object_get (output, "words")), 4);
     keywords = json_object_get (output, "keywords");
     cr_assert_eq (json_integer_value (json_object_get (json_array_get (keywords, 0), "count")), 2);
@@ -1125,8 +928,8 @@ FF_TEST (methods, keyword_density_counts_whole_words_case_insensitively)
 
     //  Empty document: 0 words, density 0 (no division by zero).
     s_run_init (&run, patterns, 1, NULL, 0, "", 0);
-    s_step_ok (&run.ctx, "text.keyword_density", "{\"keywords\": [\"plan\"]}");
-    output = s_output (&run.ctx, "text.keyword_density");
+    ff_test_step_ok (&run.ctx, "text.keyword_density", "{\"keywords\": [\"plan\"]}");
+    output = ff_test_output (&run.ctx, "text.keyword_density");
     cr_assert_eq (json_integer_value (json_object_get (output, "words")), 0);
     cr_assert (S_NEAR (json_real_value (json_object_get (output, "density_per_1000")), 0));
     s_run_fini (&run);
@@ -1140,7 +943,7 @@ FF_TEST (methods, keyword_density_agrees_with_python_lower)
     //  text.lower().count(keyword.lower()).
     static const char *keywords [] = { "población", "niñas", "mujeres", "ñ", "de la", "árbol", "dane" };
     size_t size;
-    char *text = s_read_file (S_FIXTURE, &size);
+    char *text = ff_test_read_file (S_FIXTURE, &size);
     cr_assert_not_null (text);
     char command [1024];
     snprintf (command, sizeof command,
@@ -1157,10 +960,10 @@ FF_TEST (methods, keyword_density_agrees_with_python_lower)
     static const t_pattern_t patterns [] = { { "x", 0, "x", 1 } };
     t_run_t run;
     s_run_init (&run, patterns, 1, NULL, 0, text, size);
-    s_step_ok (&run.ctx, "text.keyword_density",
+    ff_test_step_ok (&run.ctx, "text.keyword_density",
                "{\"keywords\": [\"población\", \"niñas\", \"mujeres\", \"ñ\", \"de la\", \"árbol\", "
                "\"dane\"], \"whole_words\": false}");
-    json_t *output = s_output (&run.ctx, "text.keyword_density");
+    json_t *output = ff_test_output (&run.ctx, "text.keyword_density");
     cr_assert_eq (json_integer_value (json_object_get (output, "words")), expected [0]);
     json_t *counts = json_object_get (output, "keywords");
     for (size_t i = 0; i < sizeof keywords / sizeof keywords [0]; i++)
@@ -1185,20 +988,20 @@ s_modality (const char *modality, const char *scoring, const char *params, doubl
     static const t_pattern_t patterns [] = { { "x", 0, "e1", 1 } };
     fac_contract_t *contract = s_contract_new (patterns, 1, expected, counts? 4: 1, NULL, 0,
                                                modality, scoring);
-    fac_compiled_t *compiled = s_compile (contract);
+    fac_compiled_t *compiled = ff_test_compile (contract);
     json_t *request = json_object ();
     fac_context_t ctx;
     fac_context_init (&ctx, compiled, "", 0, NULL, 0, request);
     if (counts)
         s_set_counts (&ctx, counts);
     ctx.ratio = ratio;
-    s_step_ok (&ctx, "score.modality", params);
+    ff_test_step_ok (&ctx, "score.modality", params);
     double score = ctx.score;
     *quality = ctx.quality;
-    cr_assert_str_eq (json_string_value (json_object_get (s_output (&ctx, "score.modality"), "quality")),
-                      ctx.quality);
+    json_t *output = ff_test_output (&ctx, "score.modality");
+    cr_assert_str_eq (json_string_value (json_object_get (output, "quality")), ctx.quality);
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     json_decref (request);
     return score;
 }
@@ -1277,12 +1080,12 @@ FF_TEST (methods, modality_needs_a_ratio_and_evidence)
     static const t_expected_t expected [] = { { "e1", 1, false } };
     t_run_t run;
     s_run_init (&run, patterns, 1, expected, 1, "", 0);
-    cr_assert_eq (s_step (&run.ctx, "score.modality", "{}"), -1);
+    cr_assert_eq (ff_test_step (&run.ctx, "score.modality", "{}"), -1);
     cr_assert (strstr (run.ctx.error, "no ratio"), "%s", run.ctx.error);
     cr_assert (isnan (run.ctx.score));
     cr_assert_null (run.ctx.quality);
     run.ctx.ratio = 0.5;
-    cr_assert_eq (s_step (&run.ctx, "score.modality", "{\"modality\": \"TYPE_B\"}"), -1);
+    cr_assert_eq (ff_test_step (&run.ctx, "score.modality", "{\"modality\": \"TYPE_B\"}"), -1);
     cr_assert (strstr (run.ctx.error, "evidence"), "%s", run.ctx.error);
     s_run_fini (&run);
 }
@@ -1303,16 +1106,16 @@ s_aggregate (const char *method, const char *params, int status_c, fac_context_t
     inputs [1] = (fac_input_t) { .contract_id = "Q002_PA01", .status = 1, .score = 1.5, .quality = "INSUFICIENTE", .confidence = 0.5 };
     inputs [2] = (fac_input_t) { .contract_id = "Q003_PA01", .status = status_c, .score = 2.4, .quality = "BUENO", .confidence = 0.8 };
     fac_contract_t *contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
-    *compiled_p = s_compile (contract);
+    *compiled_p = ff_test_compile (contract);
     fac_context_init (ctx, *compiled_p, NULL, 0, inputs, 3, request);
-    return s_step (ctx, method, params);
+    return ff_test_step (ctx, method, params);
 }
 
 static void
 s_aggregate_done (fac_context_t *ctx, fac_compiled_t *compiled)
 {
     fac_context_fini (ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods, weighted_mean_with_missing_inputs)
@@ -1339,7 +1142,7 @@ FF_TEST (methods, weighted_mean_with_missing_inputs)
     cr_assert (S_NEAR (ctx.score, 2.5));
     cr_assert (S_NEAR (ctx.confidence, 0.7));
     cr_assert_str_eq (ctx.quality, "BUENO");
-    json_t *output = s_output (&ctx, "aggregate.weighted_mean");
+    json_t *output = ff_test_output (&ctx, "aggregate.weighted_mean");
     cr_assert_eq (json_array_size (json_object_get (output, "used")), 2);
     cr_assert_str_eq (json_string_value (json_array_get (json_object_get (output, "missing"), 0)),
                       "Q003_PA01");
@@ -1356,9 +1159,9 @@ FF_TEST (methods, weighted_mean_with_missing_inputs)
 
     //  An input absent from the request is missing too; all missing: error.
     fac_contract_t *contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
-    compiled = s_compile (contract);
+    compiled = ff_test_compile (contract);
     fac_context_init (&ctx, compiled, NULL, 0, NULL, 0, request);
-    cr_assert_eq (s_step (&ctx, "aggregate.weighted_mean", "{}"), -1);
+    cr_assert_eq (ff_test_step (&ctx, "aggregate.weighted_mean", "{}"), -1);
     cr_assert (strstr (ctx.error, "no input is OK"), "%s", ctx.error);
     cr_assert (isnan (ctx.score));
     s_aggregate_done (&ctx, compiled);
@@ -1366,9 +1169,9 @@ FF_TEST (methods, weighted_mean_with_missing_inputs)
     //  An OK input whose score is off the 0-3 scale fails the step.
     fac_input_t bad [] = { { .contract_id = "Q001_PA01", .status = 1, .score = 4.5, .quality = "", .confidence = 0.5 } };
     contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
-    compiled = s_compile (contract);
+    compiled = ff_test_compile (contract);
     fac_context_init (&ctx, compiled, NULL, 0, bad, 1, request);
-    cr_assert_eq (s_step (&ctx, "aggregate.weighted_mean", "{}"), -1);
+    cr_assert_eq (ff_test_step (&ctx, "aggregate.weighted_mean", "{}"), -1);
     cr_assert (strstr (ctx.error, "Q001_PA01: score 4.5"), "%s", ctx.error);
     s_aggregate_done (&ctx, compiled);
     json_decref (request);
@@ -1398,7 +1201,7 @@ FF_TEST (methods, choquet_with_interactions_and_missing_inputs)
     cr_assert (S_NEAR (ctx.confidence, 2.2 / 3));
     //  Shapley values: A 0.4 + 0.2/2 = 0.5; B 0.3 + 0.1 - 0.05 = 0.35;
     //  C 0.2 - 0.05 = 0.15.
-    json_t *shapley = json_object_get (s_output (&ctx, "aggregate.choquet"), "shapley");
+    json_t *shapley = json_object_get (ff_test_output (&ctx, "aggregate.choquet"), "shapley");
     cr_assert (S_NEAR (json_real_value (json_object_get (shapley, "Q001_PA01")), 0.5));
     cr_assert (S_NEAR (json_real_value (json_object_get (shapley, "Q002_PA01")), 0.35));
     cr_assert (S_NEAR (json_real_value (json_object_get (shapley, "Q003_PA01")), 0.15));
@@ -1427,9 +1230,9 @@ FF_TEST (methods, choquet_with_interactions_and_missing_inputs)
     //  Only C present but C weighs nothing alone: error (capacity 0).
     fac_input_t only_c [] = { { .contract_id = "Q003_PA01", .status = 1, .score = 2.0, .quality = "", .confidence = 0.5 } };
     fac_contract_t *contract = s_contract_new (NULL, 0, NULL, 0, s_inputs, 3, "", NULL);
-    compiled = s_compile (contract);
+    compiled = ff_test_compile (contract);
     fac_context_init (&ctx, compiled, NULL, 0, only_c, 1, request);
-    cr_assert_eq (s_step (&ctx, "aggregate.choquet",
+    cr_assert_eq (ff_test_step (&ctx, "aggregate.choquet",
                           "{\"weights\": {\"Q001_PA01\": 0.5, \"Q002_PA01\": 0.5, \"Q003_PA01\": 0}}"), -1);
     cr_assert (strstr (ctx.error, "no weight"), "%s", ctx.error);
     s_aggregate_done (&ctx, compiled);
@@ -1450,7 +1253,7 @@ s_checks (const fac_contract_t *contract, const fac_method_env_t *env,
           const t_check_t *cases, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        json_t *params = s_json (cases [i].params);
+        json_t *params = ff_test_json (cases [i].params);
         char err [256] = "";
         const fac_method_t *method = fac_method_lookup (cases [i].method);
         cr_assert_not_null (method);
@@ -1516,7 +1319,7 @@ FF_TEST (methods, checks_of_the_text_methods)
     snprintf (params, sizeof params, "{\"keywords\": [\"%0201d\"]}", 0);
     t_check_t long_keyword = { "text.keyword_density", params, "params.keywords[0]: must be a non-empty string of at most 200" };
     s_checks (contract, NULL, &long_keyword, 1);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 
     //  A contract without patterns / expected elements.
     contract = s_contract_new (NULL, 0, NULL, 0, NULL, 0, "TYPE_A", NULL);
@@ -1527,7 +1330,7 @@ FF_TEST (methods, checks_of_the_text_methods)
         { "text.extract_numbers", "{}", NULL },
     };
     s_checks (contract, NULL, bare, sizeof bare / sizeof bare [0]);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 }
 
 FF_TEST (methods, checks_of_score_modality)
@@ -1557,29 +1360,29 @@ FF_TEST (methods, checks_of_score_modality)
         { "score.modality", "{\"scale\": 3}", "params.scale: unknown parameter" },
     };
     s_checks (contract, NULL, cases, sizeof cases / sizeof cases [0]);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 
     //  The contract's own fields.
     contract = s_contract_new (NULL, 0, expected, 1, NULL, 0, "", NULL);
     t_check_t none = { "score.modality", "{}", "params.modality: score.modality needs a modality" };
     s_checks (contract, NULL, &none, 1);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
     contract = s_contract_new (NULL, 0, expected, 1, NULL, 0, "TYPE_Z", NULL);
     t_check_t unknown = { "score.modality", "{}", "scoring.modality: unknown modality \"TYPE_Z\"" };
     s_checks (contract, NULL, &unknown, 1);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
     contract = s_contract_new (NULL, 0, expected, 1, NULL, 0, "TYPE_A", "{\"threshold\": 7}");
     t_check_t threshold = { "score.modality", "{}", "scoring.threshold: must be a number in 0..1" };
     s_checks (contract, NULL, &threshold, 1);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
     contract = s_contract_new (NULL, 0, expected, 1, NULL, 0, "TYPE_D", "{\"weights\": [0.2]}");
     t_check_t weights = { "score.modality", "{}", "scoring.weights: must sum to 1" };
     s_checks (contract, NULL, &weights, 1);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
     contract = s_contract_new (NULL, 0, NULL, 0, NULL, 0, "TYPE_B", NULL);
     t_check_t elements = { "score.modality", "{}", "expected_elements: TYPE_B (binary_sum) scores expected elements" };
     s_checks (contract, NULL, &elements, 1);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 }
 
 FF_TEST (methods, checks_of_the_aggregations)
@@ -1640,7 +1443,7 @@ FF_TEST (methods, checks_of_the_aggregations)
           "\"on_missing\": \"none\"}", "params.on_missing" },
     };
     s_checks (contract, NULL, cases, sizeof cases / sizeof cases [0]);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 
     //  A contract without inputs cannot aggregate.
     contract = s_contract_new (NULL, 0, NULL, 0, NULL, 0, "", NULL);
@@ -1649,7 +1452,7 @@ FF_TEST (methods, checks_of_the_aggregations)
         { "aggregate.choquet", "{}", "inputs.contracts: aggregate.choquet aggregates" },
     };
     s_checks (contract, NULL, bare, sizeof bare / sizeof bare [0]);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 }
 
 FF_TEST (methods, checks_of_io_wait_and_exec)
@@ -1702,5 +1505,5 @@ FF_TEST (methods, checks_of_io_wait_and_exec)
         { "exec", "{\"argv\": [\"/usr/bin/python3\"], \"env\": {}}", "params.env: unknown parameter of exec" },
     };
     s_checks (contract, &env, exec, sizeof exec / sizeof exec [0]);
-    s_contract_free (contract);
+    ff_test_contract_free (contract);
 }

@@ -24,127 +24,17 @@
 //  ---------------------------------------------------------------------
 //  Hand-built contracts (as the parser would build them)
 
-typedef struct {
-    const char *regex;
-    uint32_t flags;
-    const char *type;
-} t_pattern_t;
+typedef ff_test_pattern_t t_pattern_t;
+typedef ff_test_expected_t t_expected_t;
+typedef ff_test_contract_spec_t t_spec_t;
 
-typedef struct {
-    const char *type;
-    uint32_t minimum;
-    bool required;
-} t_expected_t;
-
-typedef struct {
-    const char *id;
-    const char *type;
-    bool document;
-    const char *const *inputs;
-    size_t input_count;
-    const t_pattern_t *patterns;
-    size_t pattern_count;
-    const t_expected_t *expected;
-    size_t expected_count;
-    const char *modality;
-} t_spec_t;
-
-static char *
-s_strdup (const char *text)
-{
-    char *copy = strdup (text? text: "");
-    cr_assert_not_null (copy);
-    return copy;
-}
-
+//  The contract of spec (title "" unless given), compiled.
 static fac_compiled_t *
 s_compiled_new (const t_spec_t *spec)
 {
-    fac_contract_t *contract = (fac_contract_t *) calloc (1, sizeof (fac_contract_t));
-    cr_assert_not_null (contract);
-    contract->id = s_strdup (spec->id);
-    contract->version = s_strdup ("1");
-    contract->type = s_strdup (spec->type);
-    contract->title = s_strdup ("");
-    contract->base_question = s_strdup ("Q001");
-    contract->policy_area = s_strdup ("PA01");
-    contract->dimension = s_strdup ("DIM01");
-    contract->cluster = s_strdup ("CL02");
-    contract->uses_document = spec->document;
-    contract->patterns = (fac_pattern_t *) calloc (spec->pattern_count + 1, sizeof (fac_pattern_t));
-    for (size_t i = 0; i < spec->pattern_count; i++) {
-        char id [32];
-        snprintf (id, sizeof id, "P%zu", i);
-        contract->patterns [i].id = s_strdup (id);
-        contract->patterns [i].regex = s_strdup (spec->patterns [i].regex);
-        contract->patterns [i].flags = spec->patterns [i].flags;
-        contract->patterns [i].element_type = s_strdup (spec->patterns [i].type);
-        contract->patterns [i].weight = 0.8;
-    }
-    contract->pattern_count = spec->pattern_count;
-    contract->expected = (fac_expected_t *) calloc (spec->expected_count + 1, sizeof (fac_expected_t));
-    for (size_t i = 0; i < spec->expected_count; i++) {
-        contract->expected [i].type = s_strdup (spec->expected [i].type);
-        contract->expected [i].minimum = spec->expected [i].minimum;
-        contract->expected [i].required = spec->expected [i].required;
-    }
-    contract->expected_count = spec->expected_count;
-    contract->input_contracts = (char **) calloc (spec->input_count + 1, sizeof (char *));
-    for (size_t i = 0; i < spec->input_count; i++)
-        contract->input_contracts [i] = s_strdup (spec->inputs [i]);
-    contract->input_count = spec->input_count;
-    contract->modality = s_strdup (spec->modality);
-    contract->scoring = json_object ();
-    contract->timeout_ms = 1000;
-    contract->source = s_strdup ("test");
-    contract->canonical = s_strdup ("{}");
-    atomic_init (&contract->refs, 1);
-
-    fac_compiled_t *compiled = (fac_compiled_t *) calloc (1, sizeof (fac_compiled_t));
-    cr_assert_not_null (compiled);
-    compiled->contract = contract;
-    compiled->codes = (pcre2_code **) calloc (contract->pattern_count + 1, sizeof (pcre2_code *));
-    for (size_t i = 0; i < contract->pattern_count; i++) {
-        char err [256];
-        cr_assert_eq (fac_pattern_compile (&contract->patterns [i], &compiled->codes [i], err, sizeof err),
-                      0, "%s", err);
-    }
-    atomic_init (&compiled->refs, 1);
-    return compiled;
-}
-
-static void
-s_compiled_free (fac_compiled_t *compiled)
-{
-    fac_contract_t *contract = compiled->contract;
-    for (size_t i = 0; i < contract->pattern_count; i++) {
-        pcre2_code_free (compiled->codes [i]);
-        free (contract->patterns [i].id);
-        free (contract->patterns [i].regex);
-        free (contract->patterns [i].element_type);
-    }
-    free (compiled->codes);
-    free (contract->patterns);
-    for (size_t i = 0; i < contract->expected_count; i++)
-        free (contract->expected [i].type);
-    free (contract->expected);
-    for (size_t i = 0; i < contract->input_count; i++)
-        free (contract->input_contracts [i]);
-    free (contract->input_contracts);
-    free (contract->id);
-    free (contract->version);
-    free (contract->type);
-    free (contract->title);
-    free (contract->base_question);
-    free (contract->policy_area);
-    free (contract->dimension);
-    free (contract->cluster);
-    free (contract->modality);
-    json_decref (contract->scoring);
-    free (contract->source);
-    free (contract->canonical);
-    free (contract);
-    free (compiled);
+    t_spec_t titled = *spec;
+    titled.title = spec->title? spec->title: "";
+    return ff_test_compile (ff_test_contract_new (&titled));
 }
 
 //  A document contract of the given type (no patterns).
@@ -163,42 +53,10 @@ s_inputs_contract (const char *id, const char *type, const char *const *inputs, 
     return s_compiled_new (&spec);
 }
 
-static json_t *
-s_json (const char *text)
-{
-    json_error_t error;
-    json_t *value = json_loads (text, 0, &error);
-    cr_assert_not_null (value, "bad JSON in the test: %s: %s", text, error.text);
-    return value;
-}
-
-//  Checks then runs one step as the engine does; returns the run's rc.
-static int
-s_step (fac_context_t *ctx, const char *method_name, const char *params_json)
-{
-    const fac_method_t *method = fac_method_lookup (method_name);
-    cr_assert_not_null (method, "%s not registered", method_name);
-    json_t *params = s_json (params_json);
-    char err [256] = "";
-    int rc = method->check (params, ctx->compiled->contract, NULL, err, sizeof err);
-    cr_assert_eq (rc, 0, "%s %s refused: %s", method_name, params_json, err);
-    ctx->error [0] = '\0';
-    rc = method->run (ctx, params);
-    json_decref (params);
-    return rc;
-}
-
-static void
-s_step_ok (fac_context_t *ctx, const char *method_name, const char *params_json)
-{
-    int rc = s_step (ctx, method_name, params_json);
-    cr_assert_eq (rc, 0, "%s failed: %s", method_name, ctx->error);
-}
-
 static void
 s_step_fails (fac_context_t *ctx, const char *method_name, const char *params_json, const char *error)
 {
-    int rc = s_step (ctx, method_name, params_json);
+    int rc = ff_test_step (ctx, method_name, params_json);
     cr_assert_eq (rc, -1, "%s %s should fail", method_name, params_json);
     cr_assert (strstr (ctx->error, error), "%s: error \"%s\" lacks \"%s\"", method_name, ctx->error, error);
     cr_assert (strncmp (ctx->error, method_name, strlen (method_name)) == 0, "%s", ctx->error);
@@ -211,7 +69,7 @@ s_refused (const char *method_name, const fac_contract_t *contract, const char *
 {
     const fac_method_t *method = fac_method_lookup (method_name);
     cr_assert_not_null (method);
-    json_t *params = s_json (params_json);
+    json_t *params = ff_test_json (params_json);
     char err [256] = "";
     int rc = method->check (params, contract, NULL, err, sizeof err);
     json_decref (params);
@@ -223,19 +81,11 @@ static void
 s_accepted (const char *method_name, const fac_contract_t *contract, const char *params_json)
 {
     const fac_method_t *method = fac_method_lookup (method_name);
-    json_t *params = s_json (params_json);
+    json_t *params = ff_test_json (params_json);
     char err [256] = "";
     int rc = method->check (params, contract, NULL, err, sizeof err);
     json_decref (params);
     cr_assert_eq (rc, 0, "%s refused %s: %s", method_name, params_json, err);
-}
-
-static json_t *
-s_output (const fac_context_t *ctx, const char *method)
-{
-    json_t *output = json_object_get (ctx->output, method);
-    cr_assert_not_null (output, "no output of %s", method);
-    return output;
 }
 
 static json_int_t
@@ -246,30 +96,28 @@ s_int (const json_t *object, const char *key)
     return json_integer_value (value);
 }
 
+//  An integer member a test expects.
+typedef struct {
+    const char *key;
+    json_int_t value;
+} t_int_t;
+
+//  Asserts the integer members of object (expected ends with { NULL }).
+static void
+s_assert_ints (const json_t *object, const t_int_t *expected)
+{
+    for (; expected->key; expected++)
+        cr_assert_eq (s_int (object, expected->key), expected->value, "%s: %lld, not %lld",
+                      expected->key, (long long) s_int (object, expected->key),
+                      (long long) expected->value);
+}
+
 static double
 s_real (const json_t *object, const char *key)
 {
     json_t *value = json_object_get (object, key);
     cr_assert (json_is_number (value), "%s is not a number", key);
     return json_number_value (value);
-}
-
-static char *
-s_read_file (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    fseek (file, 0, SEEK_END);
-    long length = ftell (file);
-    fseek (file, 0, SEEK_SET);
-    char *data = (char *) malloc ((size_t) length + 1);
-    cr_assert_not_null (data);
-    cr_assert_eq (fread (data, 1, (size_t) length, file), (size_t) length);
-    data [length] = '\0';
-    fclose (file);
-    *size = (size_t) length;
-    return data;
 }
 
 //  len(re.findall(r'\w+', text)) by Debian's python3; -1 when absent.
@@ -330,19 +178,14 @@ FF_TEST (methods_plan, profile_counts_on_a_hand_counted_text)
     json_t *request = json_object ();
     fac_context_t ctx;
     fac_context_init (&ctx, compiled, text, strlen (text), NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{\"min_bytes\": 48, \"min_words\": 10}");
-    json_t *profile = s_output (&ctx, "text.profile");
-    cr_assert_eq (s_int (profile, "bytes"), 48);
-    cr_assert_eq (s_int (profile, "lines"), 2);
-    cr_assert_eq (s_int (profile, "words"), 10);
-    cr_assert_eq (s_int (profile, "pages"), 2);
-    cr_assert_eq (s_int (profile, "form_feeds"), 2);
-    cr_assert_eq (s_int (profile, "digits"), 3);
-    cr_assert_eq (s_int (profile, "spanish_words"), 3);
+    ff_test_step_ok (&ctx, "text.profile", "{\"min_bytes\": 48, \"min_words\": 10}");
+    json_t *profile = ff_test_output (&ctx, "text.profile");
+    s_assert_ints (profile, (const t_int_t []) {
+        { "bytes", 48 }, { "lines", 2 }, { "words", 10 }, { "pages", 2 }, { "form_feeds", 2 },
+        { "digits", 3 }, { "spanish_words", 3 }, { "replacement_chars", 0 }, { "min_bytes", 48 },
+        { NULL, 0 } });
     cr_assert (S_NEAR (s_real (profile, "spanish_ratio"), 0.3));
-    cr_assert_eq (s_int (profile, "replacement_chars"), 0);
     cr_assert_eq (json_array_size (json_object_get (profile, "warnings")), 0);
-    cr_assert_eq (s_int (profile, "min_bytes"), 48);
     //  OK with ratio 1 and no score.
     cr_assert (S_NEAR (ctx.ratio, 1.0));
     cr_assert (isnan (ctx.score));
@@ -352,7 +195,7 @@ FF_TEST (methods_plan, profile_counts_on_a_hand_counted_text)
     //  Below either minimum: fails, the profile kept in the output.
     fac_context_init (&ctx, compiled, text, strlen (text), NULL, 0, request);
     s_step_fails (&ctx, "text.profile", "{}", "document too short: 48 bytes < 1000");
-    cr_assert_eq (s_int (s_output (&ctx, "text.profile"), "words"), 10);
+    cr_assert_eq (s_int (ff_test_output (&ctx, "text.profile"), "words"), 10);
     fac_context_fini (&ctx);
     fac_context_init (&ctx, compiled, text, strlen (text), NULL, 0, request);
     s_step_fails (&ctx, "text.profile", "{\"min_bytes\": 10, \"min_words\": 11}",
@@ -366,15 +209,15 @@ FF_TEST (methods_plan, profile_counts_on_a_hand_counted_text)
     //  Pages without a final form feed: form feeds + 1; the empty text has
     //  none and no lines.
     fac_context_init (&ctx, compiled, "a\fb\fc", 5, NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0}");
-    cr_assert_eq (s_int (s_output (&ctx, "text.profile"), "pages"), 3);
-    cr_assert_eq (s_int (s_output (&ctx, "text.profile"), "lines"), 1);
+    ff_test_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0}");
+    cr_assert_eq (s_int (ff_test_output (&ctx, "text.profile"), "pages"), 3);
+    cr_assert_eq (s_int (ff_test_output (&ctx, "text.profile"), "lines"), 1);
     fac_context_fini (&ctx);
     fac_context_init (&ctx, compiled, "", 0, NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0}");
-    cr_assert_eq (s_int (s_output (&ctx, "text.profile"), "pages"), 0);
-    cr_assert_eq (s_int (s_output (&ctx, "text.profile"), "lines"), 0);
-    cr_assert (S_NEAR (s_real (s_output (&ctx, "text.profile"), "spanish_ratio"), 0));
+    ff_test_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0}");
+    cr_assert_eq (s_int (ff_test_output (&ctx, "text.profile"), "pages"), 0);
+    cr_assert_eq (s_int (ff_test_output (&ctx, "text.profile"), "lines"), 0);
+    cr_assert (S_NEAR (s_real (ff_test_output (&ctx, "text.profile"), "spanish_ratio"), 0));
     fac_context_fini (&ctx);
 
     //  No document: a clear failure.
@@ -382,7 +225,7 @@ FF_TEST (methods_plan, profile_counts_on_a_hand_counted_text)
     s_step_fails (&ctx, "text.profile", "{}", "no document");
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, profile_warns_on_text_that_is_not_a_plan)
@@ -395,8 +238,8 @@ FF_TEST (methods_plan, profile_warns_on_text_that_is_not_a_plan)
     //  Spanish stop word; U+FFFD is no word character.
     const char *english = "The plan of the city has twelve goals \xEF\xBF\xBD and the budget is large";
     fac_context_init (&ctx, compiled, english, strlen (english), NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0}");
-    json_t *profile = s_output (&ctx, "text.profile");
+    ff_test_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0}");
+    json_t *profile = ff_test_output (&ctx, "text.profile");
     cr_assert_eq (s_int (profile, "words"), 13);
     cr_assert_eq (s_int (profile, "replacement_chars"), 1);
     json_t *warnings = json_object_get (profile, "warnings");
@@ -410,27 +253,27 @@ FF_TEST (methods_plan, profile_warns_on_text_that_is_not_a_plan)
     //  Spanish words (5 / 5); min_spanish_ratio moves the warning.
     const char *upper = "MÁS También SEGÚN está Está\f";
     fac_context_init (&ctx, compiled, upper, strlen (upper), NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0, \"min_spanish_ratio\": 1}");
-    profile = s_output (&ctx, "text.profile");
+    ff_test_step_ok (&ctx, "text.profile", "{\"min_bytes\": 0, \"min_words\": 0, \"min_spanish_ratio\": 1}");
+    profile = ff_test_output (&ctx, "text.profile");
     cr_assert_eq (s_int (profile, "spanish_words"), 5);
     cr_assert (S_NEAR (s_real (profile, "spanish_ratio"), 1.0));
     cr_assert_eq (json_array_size (json_object_get (profile, "warnings")), 0);
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, profile_words_agree_with_python)
 {
     size_t size;
-    char *text = s_read_file (S_FIXTURE, &size);
+    char *text = ff_test_read_file (S_FIXTURE, &size);
     cr_assert_not_null (text);
     fac_compiled_t *compiled = s_document_contract ("VALIDATE_DOCUMENT");
     json_t *request = json_object ();
     fac_context_t ctx;
     fac_context_init (&ctx, compiled, text, size, NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{}");
-    json_t *profile = s_output (&ctx, "text.profile");
+    ff_test_step_ok (&ctx, "text.profile", "{}");
+    json_t *profile = ff_test_output (&ctx, "text.profile");
     //  The fixture: four pages, each ended by a form feed; 83 newlines + the
     //  last line (after the last form feed there is nothing).
     cr_assert_eq (s_int (profile, "pages"), 4);
@@ -442,15 +285,15 @@ FF_TEST (methods_plan, profile_words_agree_with_python)
     fac_context_fini (&ctx);
     free (text);
 
-    text = s_read_file (S_PLAN, &size);
+    text = ff_test_read_file (S_PLAN, &size);
     if (!text) {
         json_decref (request);
-        s_compiled_free (compiled);
+        ff_test_compiled_free (compiled);
         cr_skip_test ("%s absent: the real plan's profile not checked", S_PLAN);
     }
     fac_context_init (&ctx, compiled, text, size, NULL, 0, request);
-    s_step_ok (&ctx, "text.profile", "{}");
-    profile = s_output (&ctx, "text.profile");
+    ff_test_step_ok (&ctx, "text.profile", "{}");
+    profile = ff_test_output (&ctx, "text.profile");
     //  Plan_1.pdf has 78 pages; pdftotext ends each with a form feed.
     cr_assert_eq (s_int (profile, "pages"), 78);
     python = s_python_words (S_PLAN);
@@ -460,7 +303,7 @@ FF_TEST (methods_plan, profile_words_agree_with_python)
     fac_context_fini (&ctx);
     free (text);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, profile_checks)
@@ -475,7 +318,7 @@ FF_TEST (methods_plan, profile_checks)
     s_refused ("text.profile", contract, "{\"min_words\": \"200\"}", "params.min_words: must be an integer");
     s_refused ("text.profile", contract, "{\"min_words\": 2.5}", "params.min_words: must be an integer");
     s_refused ("text.profile", contract, "{\"min_spanish_ratio\": 1.5}", "params.min_spanish_ratio: 1.5 is out of range");
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 //  ---------------------------------------------------------------------
@@ -487,8 +330,8 @@ s_sections (fac_context_t *ctx, fac_compiled_t *compiled, json_t *request, const
             size_t size, const char *params)
 {
     fac_context_init (ctx, compiled, text, size, NULL, 0, request);
-    s_step_ok (ctx, "text.sections", params);
-    return s_output (ctx, "text.sections");
+    ff_test_step_ok (ctx, "text.sections", params);
+    return ff_test_output (ctx, "text.sections");
 }
 
 //  Offset of the start of the line holding text + at.
@@ -656,7 +499,7 @@ s_section_titled (const json_t *output, const char *title)
 FF_TEST (methods_plan, sections_of_the_spanish_fixture)
 {
     size_t size;
-    char *text = s_read_file (S_FIXTURE, &size);
+    char *text = ff_test_read_file (S_FIXTURE, &size);
     cr_assert_not_null (text);
     fac_compiled_t *compiled = s_document_contract ("INGEST");
     json_t *request = json_object ();
@@ -763,7 +606,7 @@ FF_TEST (methods_plan, sections_of_the_spanish_fixture)
     s_assert_covering (text, size, output);
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     free (text);
 }
 
@@ -844,7 +687,7 @@ FF_TEST (methods_plan, sections_rules_on_single_lines)
     cr_assert_eq (json_array_size (json_object_get (output, "chunks")), 0);
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, sections_chunks_and_normalization_counts)
@@ -892,7 +735,7 @@ FF_TEST (methods_plan, sections_chunks_and_normalization_counts)
     cr_assert_eq (s_int (json_object_get (output, "normalization"), "hyphenated_breaks"), 0);
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, sections_checks)
@@ -919,13 +762,13 @@ FF_TEST (methods_plan, sections_checks)
                "params.heading_patterns[0].level");
     s_refused ("text.sections", contract, "{\"heading_patterns\": [{\"regex\": \"X\", \"level\": 1, \"flags\": 1}]}",
                "params.heading_patterns[0].flags: unknown key");
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, sections_of_the_real_plan)
 {
     size_t size;
-    char *text = s_read_file (S_PLAN, &size);
+    char *text = ff_test_read_file (S_PLAN, &size);
     if (!text)
         cr_skip_test ("%s absent: text.sections on the real plan not checked", S_PLAN);
     fac_compiled_t *compiled = s_document_contract ("INGEST");
@@ -987,7 +830,7 @@ FF_TEST (methods_plan, sections_of_the_real_plan)
     cr_assert_eq (s_int (json_object_get (output, "normalization"), "form_feeds"), 78);
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     free (text);
 }
 
@@ -1062,10 +905,10 @@ s_result_free (t_result_t *result)
 }
 
 static const t_pattern_t s_micro_patterns [] = {
-    { "zona (rural|urbana)", FAC_PATTERN_IGNORECASE, "cobertura_territorial" },
-    { "DANE|Medicina Legal", 0, "fuentes_oficiales" },
-    { "\\b(19|20)\\d{2}\\b", 0, "series_temporales" },
-    { "por cada \\d+", 0, "solo_patrones" },
+    { "zona (rural|urbana)", FAC_PATTERN_IGNORECASE, "cobertura_territorial", 0.8 },
+    { "DANE|Medicina Legal", 0, "fuentes_oficiales", 0.8 },
+    { "\\b(19|20)\\d{2}\\b", 0, "series_temporales", 0.8 },
+    { "por cada \\d+", 0, "solo_patrones", 0.8 },
 };
 static const t_expected_t s_micro_expected [] = {
     { "cobertura_territorial", 0, true },
@@ -1097,9 +940,9 @@ FF_TEST (methods_plan, from_input_scores_exactly_as_the_micro_contract)
         fac_compiled_t *micro = s_compiled_new (&micro_spec);
         fac_context_t micro_ctx;
         fac_context_init (&micro_ctx, micro, text, strlen (text), NULL, 0, request);
-        s_step_ok (&micro_ctx, "text.match_patterns", "{}");
-        s_step_ok (&micro_ctx, "text.count_elements", "{}");
-        s_step_ok (&micro_ctx, "score.modality", "{}");
+        ff_test_step_ok (&micro_ctx, "text.match_patterns", "{}");
+        ff_test_step_ok (&micro_ctx, "text.count_elements", "{}");
+        ff_test_step_ok (&micro_ctx, "score.modality", "{}");
         cr_assert (S_NEAR (micro_ctx.score, modalities [k].score), "%s: %g", modalities [k].modality,
                    micro_ctx.score);
         t_result_t result;
@@ -1118,16 +961,16 @@ FF_TEST (methods_plan, from_input_scores_exactly_as_the_micro_contract)
             fac_context_t ctx;
             fac_context_init (&ctx, scoring, with_text? text: NULL, with_text? strlen (text): 0,
                               &result.input, 1, request);
-            s_step_ok (&ctx, "score.from_input", "{}");
-            s_step_ok (&ctx, "score.modality", "{}");
+            ff_test_step_ok (&ctx, "score.from_input", "{}");
+            ff_test_step_ok (&ctx, "score.modality", "{}");
             //  Exactly the micro contract's figures.
             cr_assert_eq (ctx.score, micro_ctx.score, "%s: %.17g != %.17g", modalities [k].modality,
                           ctx.score, micro_ctx.score);
             cr_assert_str_eq (ctx.quality, micro_ctx.quality);
             cr_assert_eq (ctx.ratio, micro_ctx.ratio);
             cr_assert_eq (ctx.confidence, micro_ctx.confidence);
-            json_t *ours = s_output (&ctx, "score.modality");
-            json_t *theirs = s_output (&micro_ctx, "score.modality");
+            json_t *ours = ff_test_output (&ctx, "score.modality");
+            json_t *theirs = ff_test_output (&micro_ctx, "score.modality");
             cr_assert (json_equal (ours, theirs), "score.modality outputs differ");
             //  The evidence: the same elements, counts and quoted offsets.
             cr_assert_eq (ctx.evidence_count, micro_ctx.evidence_count);
@@ -1143,26 +986,30 @@ FF_TEST (methods_plan, from_input_scores_exactly_as_the_micro_contract)
                     cr_assert_eq (a->matches [m].offset, b->matches [m].offset);
                     cr_assert_eq (a->matches [m].length, b->matches [m].length);
                     cr_assert_eq (a->matches [m].pattern, FAC_MATCH_COPIED);
+                    //  The quote travels on even without the document.
+                    cr_assert_str_eq (a->matches [m].copied_text,
+                                      result.input.evidence [e].matches [m].text);
+                    cr_assert_str_eq (a->matches [m].copied_pattern_id, "P0");
                 }
             }
-            json_t *output = s_output (&ctx, "score.from_input");
+            json_t *output = ff_test_output (&ctx, "score.from_input");
             cr_assert_str_eq (json_string_value (json_object_get (output, "input")), "Q001_PA01");
             cr_assert_eq (json_is_true (json_object_get (output, "quoted")), with_text == 1);
             //  Missing elements as text.count_elements names them.
             json_t *missing = json_object_get (output, "missing_elements");
-            cr_assert (json_equal (missing, json_object_get (s_output (&micro_ctx, "text.count_elements"),
-                                                             "missing_elements")));
+            json_t *counted = ff_test_output (&micro_ctx, "text.count_elements");
+            cr_assert (json_equal (missing, json_object_get (counted, "missing_elements")));
             cr_assert_eq (json_array_size (missing), 1);
             cr_assert_str_eq (json_string_value (json_array_get (missing, 0)), "series_temporales");
             json_t *extra = json_object_get (output, "extra_elements");
             cr_assert_eq (json_array_size (extra), 1);
             cr_assert_str_eq (json_string_value (json_array_get (extra, 0)), "solo_patrones");
             fac_context_fini (&ctx);
-            s_compiled_free (scoring);
+            ff_test_compiled_free (scoring);
         }
         s_result_free (&result);
         fac_context_fini (&micro_ctx);
-        s_compiled_free (micro);
+        ff_test_compiled_free (micro);
     }
     json_decref (request);
 }
@@ -1192,7 +1039,7 @@ FF_TEST (methods_plan, from_input_matches_elements_by_type)
     json_t *request = json_object ();
     fac_context_t ctx;
     fac_context_init (&ctx, compiled, NULL, 0, &input, 1, request);
-    s_step_ok (&ctx, "score.from_input", "{\"input\": \"Q001_PA01\"}");
+    ff_test_step_ok (&ctx, "score.from_input", "{\"input\": \"Q001_PA01\"}");
     cr_assert_eq (ctx.evidence_count, 3);
     cr_assert_str_eq (ctx.evidence [0].element_type, "fuentes_oficiales");
     cr_assert_eq (ctx.evidence [0].count, 2);
@@ -1205,7 +1052,7 @@ FF_TEST (methods_plan, from_input_matches_elements_by_type)
     //  A NAN confidence stays unset; the ratio is the input's.
     cr_assert (isnan (ctx.confidence));
     cr_assert (S_NEAR (ctx.ratio, 0.5));
-    json_t *output = s_output (&ctx, "score.from_input");
+    json_t *output = ff_test_output (&ctx, "score.from_input");
     json_t *elements = json_object_get (output, "elements");
     cr_assert (S_NEAR (s_real (json_array_get (elements, 0), "satisfaction"), 2.0 / 3.0));
     cr_assert (json_is_true (json_object_get (json_array_get (elements, 0), "found")));
@@ -1214,11 +1061,11 @@ FF_TEST (methods_plan, from_input_matches_elements_by_type)
     cr_assert (json_is_null (json_object_get (output, "confidence")));
     //  TYPE_D on the copied evidence: satisfactions sorted {2/3, 0} with
     //  weights 0.4, 0.3, 0.3: 3 × (0.4 × 2/3 + 0.3 × 0) = 0.8.
-    s_step_ok (&ctx, "score.modality", "{}");
+    ff_test_step_ok (&ctx, "score.modality", "{}");
     cr_assert (S_NEAR (ctx.score, 0.8), "%g", ctx.score);
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, from_input_fails_naming_the_input)
@@ -1231,31 +1078,28 @@ FF_TEST (methods_plan, from_input_fails_naming_the_input)
     fac_context_init (&ctx, compiled, NULL, 0, NULL, 0, request);
     s_step_fails (&ctx, "score.from_input", "{}", "input Q001_PA01 is not OK (missing");
     fac_context_fini (&ctx);
-    //  Carried, status UNSPECIFIED (how the engine fills an absent input).
-    fac_input_t absent = { .contract_id = "Q001_PA01", .status = 0, .score = NAN, .ratio = NAN };
-    fac_context_init (&ctx, compiled, NULL, 0, &absent, 1, request);
-    s_step_fails (&ctx, "score.from_input", "{}", "input Q001_PA01 is not OK (missing");
-    fac_context_fini (&ctx);
-    fac_input_t failed = { .contract_id = "Q001_PA01", .status = 2, .score = 0, .ratio = 0 };
-    fac_context_init (&ctx, compiled, NULL, 0, &failed, 1, request);
-    s_step_fails (&ctx, "score.from_input", "{}", "input Q001_PA01 is not OK (FAILED)");
-    fac_context_fini (&ctx);
-    fac_input_t timeout = { .contract_id = "Q001_PA01", .status = 3, .score = 0, .ratio = 0 };
-    fac_context_init (&ctx, compiled, NULL, 0, &timeout, 1, request);
-    s_step_fails (&ctx, "score.from_input", "{}", "(TIMEOUT)");
-    fac_context_fini (&ctx);
-    fac_input_t no_ratio = { .contract_id = "Q001_PA01", .status = 1, .score = 1, .ratio = NAN };
-    fac_context_init (&ctx, compiled, NULL, 0, &no_ratio, 1, request);
-    s_step_fails (&ctx, "score.from_input", "{}", "input Q001_PA01 has no ratio to score");
-    fac_context_fini (&ctx);
-    fac_input_t bad_ratio = { .contract_id = "Q001_PA01", .status = 1, .score = 1, .ratio = 1.5 };
-    fac_context_init (&ctx, compiled, NULL, 0, &bad_ratio, 1, request);
-    s_step_fails (&ctx, "score.from_input", "{}", "input Q001_PA01: ratio 1.5 is not in 0..1");
-    fac_context_fini (&ctx);
+    //  Carried: status UNSPECIFIED (how the engine fills an absent input),
+    //  FAILED, TIMEOUT; OK without a ratio or with one out of range.
+    fac_input_t carried [] = {
+        { .contract_id = "Q001_PA01", .status = 0, .score = NAN, .ratio = NAN },
+        { .contract_id = "Q001_PA01", .status = 2, .score = 0, .ratio = 0 },
+        { .contract_id = "Q001_PA01", .status = 3, .score = 0, .ratio = 0 },
+        { .contract_id = "Q001_PA01", .status = 1, .score = 1, .ratio = NAN },
+        { .contract_id = "Q001_PA01", .status = 1, .score = 1, .ratio = 1.5 },
+    };
+    static const char *const errors [] = {
+        "input Q001_PA01 is not OK (missing", "input Q001_PA01 is not OK (FAILED)", "(TIMEOUT)",
+        "input Q001_PA01 has no ratio to score", "input Q001_PA01: ratio 1.5 is not in 0..1",
+    };
+    for (size_t i = 0; i < sizeof carried / sizeof carried [0]; i++) {
+        fac_context_init (&ctx, compiled, NULL, 0, &carried [i], 1, request);
+        s_step_fails (&ctx, "score.from_input", "{}", errors [i]);
+        fac_context_fini (&ctx);
+    }
     //  Nothing written when it fails.
     cr_assert_null (ctx.evidence);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, from_input_checks)
@@ -1274,9 +1118,9 @@ FF_TEST (methods_plan, from_input_checks)
     s_refused ("score.from_input", single->contract, "{\"input\": 1}", "params.input: must be an id");
     s_refused ("score.from_input", single->contract, "{\"inputs\": 1}", "params.inputs: unknown parameter");
     s_refused ("score.from_input", none->contract, "{}", "inputs.contracts: score.from_input scores");
-    s_compiled_free (single);
-    s_compiled_free (pair);
-    s_compiled_free (none);
+    ff_test_compiled_free (single);
+    ff_test_compiled_free (pair);
+    ff_test_compiled_free (none);
 }
 
 //  ---------------------------------------------------------------------
@@ -1293,8 +1137,8 @@ s_weighted (fac_context_t *ctx, fac_compiled_t **compiled_p, json_t *request, fa
                                      .confidence = 1, .ratio = NAN };
     *compiled_p = s_inputs_contract ("AGG_CL01", "aggregation", ids, count);
     fac_context_init (ctx, *compiled_p, NULL, 0, inputs, count, request);
-    s_step_ok (ctx, "aggregate.weighted_mean", params);
-    return s_output (ctx, "aggregate.weighted_mean");
+    ff_test_step_ok (ctx, "aggregate.weighted_mean", params);
+    return ff_test_output (ctx, "aggregate.weighted_mean");
 }
 
 FF_TEST (methods_plan, weighted_mean_dispersion_penalty)
@@ -1325,14 +1169,14 @@ FF_TEST (methods_plan, weighted_mean_dispersion_penalty)
     cr_assert (S_NEAR (s_real (coherence, "factor"), 1.0));
     cr_assert (S_NEAR (s_real (coherence, "index"), 1 - sigma / 1.5));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 
     //  Without the parameter: the plain weighted mean, penalty 0.
     output = s_weighted (&ctx, &compiled, request, inputs, areas, scores, 3, "{}");
     cr_assert (S_NEAR (ctx.score, 1.8));
     cr_assert (S_NEAR (s_real (json_object_get (output, "dispersion"), "penalty"), 0));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 
     //  Floored at 0: scores 0 and 3, σ = 1.5, k = 1: 1.5 - 1.5 = 0.
     static const char *const two [] = { "AGG_PA09", "AGG_PA10" };
@@ -1341,13 +1185,13 @@ FF_TEST (methods_plan, weighted_mean_dispersion_penalty)
     cr_assert (S_NEAR (ctx.score, 0.0));
     cr_assert (S_NEAR (s_real (json_object_get (output, "dispersion"), "stddev"), 1.5));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     //  Scores 1 and 3, σ = 1, k = 1: mean 2 - 1 = 1 (above the floor).
     static const double wide [] = { 1.0, 3.0 };
     s_weighted (&ctx, &compiled, request, inputs, two, wide, 2, "{\"dispersion_penalty\": 1}");
     cr_assert (S_NEAR (ctx.score, 1.0));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 
     //  σ is over the inputs used: with PA07 failed and skip, 2.4 and 1.8:
     //  mean 2.1, σ 0.3, k 0.5: 1.95. With zero, the failed one counts 0:
@@ -1357,12 +1201,12 @@ FF_TEST (methods_plan, weighted_mean_dispersion_penalty)
     s_weighted (&ctx, &compiled, request, inputs, areas, one_failed, 3, "{\"dispersion_penalty\": 0.5}");
     cr_assert (S_NEAR (ctx.score, 1.95), "%.9f", ctx.score);
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     s_weighted (&ctx, &compiled, request, inputs, areas, one_failed, 3,
                 "{\"dispersion_penalty\": 0.5, \"on_missing\": \"zero\"}");
     cr_assert (S_NEAR (ctx.score, 1.4 - 0.5 * sqrt (1.04)), "%.9f", ctx.score);
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     json_decref (request);
 }
 
@@ -1393,7 +1237,7 @@ FF_TEST (methods_plan, weighted_mean_coherence)
     cr_assert (S_NEAR (s_real (coherence, "factor"), 1 - 0.5 * sigma / 1.5));
     cr_assert (S_NEAR (s_real (output, "mean"), 1.75));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 
     //  Equal scores: σ = 0, index 1, nothing changes.
     static const double equal [] = { 2.2, 2.2, 2.2, 2.2 };
@@ -1401,7 +1245,7 @@ FF_TEST (methods_plan, weighted_mean_coherence)
     cr_assert (S_NEAR (ctx.score, 2.2));
     cr_assert (S_NEAR (s_real (json_object_get (output, "coherence"), "index"), 1));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 
     //  Both: penalty first, then the factor. Scores 3, 1.5, 1.5, 0 (equal
     //  weights): mean 1.5; deviations 1.5, 0, 0, -1.5: σ² = 4.5 / 4 =
@@ -1415,14 +1259,14 @@ FF_TEST (methods_plan, weighted_mean_coherence)
     cr_assert (fabs (ctx.score - 0.3772078) < 1e-7);
     cr_assert_str_eq (ctx.quality, "INSUFICIENTE");
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 
     //  The maximum spread on 0-3 (half 0, half 3) with c = 1: 0.
     static const double extremes [] = { 0.0, 3.0, 0.0, 3.0 };
     s_weighted (&ctx, &compiled, request, inputs, clusters, extremes, 4, "{\"coherence\": 1}");
     cr_assert (S_NEAR (ctx.score, 0.0));
     fac_context_fini (&ctx);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
     json_decref (request);
 }
 
@@ -1445,7 +1289,7 @@ FF_TEST (methods_plan, weighted_mean_checks_of_the_new_parameters)
     //  aggregate.choquet does not take them.
     s_refused ("aggregate.choquet", contract, "{\"weights\": {\"AGG_PA01\": 0.5, \"AGG_PA05\": 0.5}, "
                "\"coherence\": 0.5}", "params.coherence: unknown parameter");
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 //  ---------------------------------------------------------------------
@@ -1519,8 +1363,8 @@ FF_TEST (methods_plan, recommend_rules_sections_templates_and_order)
     fac_context_init (&ctx, compiled, NULL, 0, inputs, 5, request);
     char params [2048];
     snprintf (params, sizeof params, S_RULES_PARAMS, "");
-    s_step_ok (&ctx, "recommend.rules", params);
-    json_t *output = s_output (&ctx, "recommend.rules");
+    ff_test_step_ok (&ctx, "recommend.rules", params);
+    json_t *output = ff_test_output (&ctx, "recommend.rules");
     json_t *list = json_object_get (output, "recommendations");
     //  Fired: R-BAJO on Q001 (0.9) and Q006 (1.2); R-FALTA on Q001 ×2
     //  (fuentes_oficiales, series) and Q006 ×1 (indicadores); R-FUENTES on
@@ -1589,17 +1433,11 @@ FF_TEST (methods_plan, recommend_rules_sections_templates_and_order)
     //  Counts; ratio = questions without a recommendation / scored = 1 / 3
     //  (Q002); the failed Q007 is unscored.
     json_t *counts = json_object_get (output, "counts");
-    cr_assert_eq (s_int (counts, "questions"), 4);
-    cr_assert_eq (s_int (counts, "scored"), 3);
-    cr_assert_eq (s_int (counts, "unscored"), 1);
-    cr_assert_eq (s_int (counts, "with_recommendation"), 2);
-    cr_assert_eq (s_int (counts, "fired"), 6);
-    cr_assert_eq (s_int (counts, "kept"), 6);
-    cr_assert_eq (s_int (counts, "dropped"), 0);
-    cr_assert_eq (s_int (counts, "sections"), 5);
-    cr_assert_eq (s_int (json_object_get (counts, "by_priority"), "alta"), 2);
-    cr_assert_eq (s_int (json_object_get (counts, "by_priority"), "media"), 3);
-    cr_assert_eq (s_int (json_object_get (counts, "by_priority"), "baja"), 1);
+    s_assert_ints (counts, (const t_int_t []) {
+        { "questions", 4 }, { "scored", 3 }, { "unscored", 1 }, { "with_recommendation", 2 },
+        { "fired", 6 }, { "kept", 6 }, { "dropped", 0 }, { "sections", 5 }, { NULL, 0 } });
+    s_assert_ints (json_object_get (counts, "by_priority"), (const t_int_t []) {
+        { "alta", 2 }, { "media", 3 }, { "baja", 1 }, { NULL, 0 } });
     cr_assert_eq (s_int (json_object_get (counts, "by_rule"), "R-FALTA"), 3);
     cr_assert (S_NEAR (ctx.ratio, 1.0 / 3.0));
     cr_assert (isnan (ctx.score));
@@ -1608,22 +1446,21 @@ FF_TEST (methods_plan, recommend_rules_sections_templates_and_order)
     //  max: the first two after sorting; the rest counted as dropped.
     fac_context_init (&ctx, compiled, NULL, 0, inputs, 5, request);
     snprintf (params, sizeof params, S_RULES_PARAMS, ", \"max\": 2, \"no_section\": \"sin sección\"");
-    s_step_ok (&ctx, "recommend.rules", params);
-    output = s_output (&ctx, "recommend.rules");
+    ff_test_step_ok (&ctx, "recommend.rules", params);
+    output = ff_test_output (&ctx, "recommend.rules");
     list = json_object_get (output, "recommendations");
     cr_assert_eq (json_array_size (list), 2);
     cr_assert_str_eq (json_string_value (json_object_get (json_array_get (list, 1), "contract")), "SCORE_Q006_PA05");
     cr_assert (strstr (json_string_value (json_object_get (json_array_get (list, 1), "text")), "ver sin sección."));
     counts = json_object_get (output, "counts");
-    cr_assert_eq (s_int (counts, "fired"), 6);
-    cr_assert_eq (s_int (counts, "kept"), 2);
-    cr_assert_eq (s_int (counts, "dropped"), 4);
+    s_assert_ints (counts, (const t_int_t []) {
+        { "fired", 6 }, { "kept", 2 }, { "dropped", 4 }, { NULL, 0 } });
     cr_assert_eq (s_int (json_object_get (counts, "by_priority"), "media"), 0);
     //  The ratio counts every recommendation fired, kept or not.
     cr_assert (S_NEAR (ctx.ratio, 1.0 / 3.0));
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, recommend_rules_without_sections_and_run_errors)
@@ -1636,9 +1473,9 @@ FF_TEST (methods_plan, recommend_rules_without_sections_and_run_errors)
     //  No sections_from: INGEST counts as a question (score 0, quality of
     //  0: INSUFICIENTE), every section is null.
     fac_context_init (&ctx, compiled, NULL, 0, inputs, 5, request);
-    s_step_ok (&ctx, "recommend.rules", "{\"rules\": [{\"id\": \"R\", \"when\": {\"max_score\": 1.2}, "
+    ff_test_step_ok (&ctx, "recommend.rules", "{\"rules\": [{\"id\": \"R\", \"when\": {\"max_score\": 1.2}, "
                "\"priority\": \"media\", \"text\": \"{question} {score} {section}\"}]}");
-    json_t *output = s_output (&ctx, "recommend.rules");
+    json_t *output = ff_test_output (&ctx, "recommend.rules");
     json_t *list = json_object_get (output, "recommendations");
     //  Scores ≤ 1.2: INGEST 0, Q001 0.9, Q006 1.2 (the bound included).
     cr_assert_eq (json_array_size (list), 3);
@@ -1678,7 +1515,7 @@ FF_TEST (methods_plan, recommend_rules_without_sections_and_run_errors)
     s_step_fails (&ctx, "recommend.rules", params, "no input has a score (4 inputs, none OK)");
     fac_context_fini (&ctx);
     json_decref (request);
-    s_compiled_free (compiled);
+    ff_test_compiled_free (compiled);
 }
 
 FF_TEST (methods_plan, recommend_rules_checks)
@@ -1751,8 +1588,8 @@ FF_TEST (methods_plan, recommend_rules_checks)
     s_refused ("recommend.rules", lonely->contract, "{\"sections_from\": \"INGEST\", \"rules\": [{\"id\": \"A\", "
                "\"when\": {\"max_score\": 1}, \"priority\": \"alta\", \"text\": \"t\"}]}",
                "inputs.contracts: recommend.rules reads the scored contracts, the contract names none besides");
-    s_compiled_free (compiled);
-    s_compiled_free (lonely);
+    ff_test_compiled_free (compiled);
+    ff_test_compiled_free (lonely);
 }
 
 //  ---------------------------------------------------------------------
@@ -1783,7 +1620,7 @@ FF_TEST (methods_plan, contracts_with_the_new_methods_load)
         "  \"text\": \"Incluir {element} ({question}) en {section}\"}]}}]}",
     };
     for (size_t i = 0; i < sizeof valid / sizeof valid [0]; i++) {
-        json_t *object = s_json (valid [i]);
+        json_t *object = ff_test_json (valid [i]);
         fac_load_report_t report;
         fac_load_report_init (&report, 8);
         fac_contract_t *contract = fac_contract_parse (object, "test", NULL, &report);
@@ -1826,7 +1663,7 @@ FF_TEST (methods_plan, contracts_with_the_new_methods_load)
           "methods[0].params.dispersion_penalty", "2 is out of range 0..1" },
     };
     for (size_t i = 0; i < sizeof invalid / sizeof invalid [0]; i++) {
-        json_t *object = s_json (invalid [i].json);
+        json_t *object = ff_test_json (invalid [i].json);
         fac_load_report_t report;
         fac_load_report_init (&report, 8);
         fac_contract_t *contract = fac_contract_parse (object, "test", NULL, &report);

@@ -4,7 +4,9 @@
     reports, and malformed client input. (Process kills: test_recovery.c.) */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "factory.pb-c.h"
@@ -595,4 +597,374 @@ FF_TEST (orchestrator, a_pdf_is_converted_with_pdftotext)
     farfan__submitted__free_unpacked (submitted, NULL);
     ff_msg_destroy (&reply);
     s_cluster_stop (&cluster);
+}
+
+//  ---------------------------------------------------------------------
+//  Runs with their own contract sets (SubmitRun.contract_set)
+
+//  A P02 micro contract counting one element: the same ids with another
+//  pattern are another definition, with other results.
+#define S_SET_MICRO(id, regex, element) \
+    "{\"format\":\"farfan-contract/1\",\"id\":\"" id "\",\"version\":\"1\",\"type\":\"micro\"," \
+    "\"applicable_phases\":[\"P02\"],\"inputs\":{\"document\":true}," \
+    "\"patterns\":[{\"id\":\"p\",\"regex\":\"" regex "\",\"flags\":[\"IGNORECASE\"]," \
+    "\"element_type\":\"" element "\"}],\"expected_elements\":[{\"type\":\"" element "\"," \
+    "\"minimum\":1}],\"methods\":[{\"method\":\"text.match_patterns\"}," \
+    "{\"method\":\"text.count_elements\"},{\"method\":\"score.modality\"}]," \
+    "\"scoring\":{\"modality\":\"TYPE_A\"}}"
+#define S_SOURCES(id) S_SET_MICRO (id, "\\\\b(DANE|Medicina Legal)\\\\b", "fuentes")
+#define S_YEARS(id) S_SET_MICRO (id, "\\\\b20\\\\d{2}\\\\b", "años")
+
+//  Writes contracts as dir/name/cNNN.json (creating dir/name).
+static void
+s_write_set (const char *dir, const char *name, const char *const *contracts, size_t count)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    cr_assert (mkdir (path, 0700) == 0 || errno == EEXIST, "mkdir %s", path);
+    for (size_t i = 0; i < count; i++) {
+        char file_path [600];
+        snprintf (file_path, sizeof file_path, "%s/c%03zu.json", path, i);
+        FILE *file = fopen (file_path, "w");
+        cr_assert_not_null (file);
+        fputs (contracts [i], file);
+        fclose (file);
+    }
+}
+
+//  Removes dir and what is in it, one level of subdirectories deep.
+static void
+s_remove_tree (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    struct dirent *entry;
+    while (handle && (entry = readdir (handle))) {
+        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
+            continue;
+        char path [600];
+        snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
+        if (unlink (path) != 0)
+            ff_test_remove_dir (path);
+    }
+    if (handle)
+        closedir (handle);
+    rmdir (dir);
+}
+
+//  An orchestrator with a default set and contract_sets_dir = sets_dir
+//  ("" = none), its store in data_dir (NULL = its own).
+static s_cluster_t
+s_cluster_sets (const char *const *contracts, size_t count, const char *sets_dir,
+                const char *data_dir)
+{
+    s_cluster_t cluster = { 0 };
+    cluster.dir = s_dir_with (contracts, count);
+    cluster.orchestrator = ff_test_service_start ("orchestrator", "--contracts-dir", cluster.dir,
+                                                  "--contract-sets-dir", sets_dir,
+                                                  "--heartbeat-ms", "100", "--align-timeout-ms", "3000",
+                                                  "--watch-interval-ms", "20",
+                                                  data_dir ? "--data-dir" : NULL, data_dir, NULL);
+    cluster.client = ff_test_dealer (ff_test_service_endpoint (cluster.orchestrator, "client"));
+    return cluster;
+}
+
+//  SUBMIT of phase P02 with contract_set; the reply (caller destroys).
+static ff_msg_t *
+s_submit_set_reply (zsock_t *client, const char *contract_set)
+{
+    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
+    submit.document.data = (uint8_t *) s_text;
+    submit.document.len = strlen (s_text);
+    submit.first_phase = "P02";
+    submit.last_phase = "P02";
+    submit.contract_set = (char *) contract_set;
+    return ff_test_request (client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base);
+}
+
+static char *
+s_submit_set (zsock_t *client, const char *contract_set)
+{
+    ff_msg_t *reply = s_submit_set_reply (client, contract_set);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__SUBMITTED, "%s: %s", contract_set,
+                  ff_msg_status_message (reply));
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
+                                                             ff_msg_body_data (reply));
+    cr_assert_not_null (submitted);
+    char *run_id = strdup (submitted->run_id);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (&reply);
+    return run_id;
+}
+
+//  A refused SUBMIT: INVALID_ARGUMENT whose message holds each needle.
+static void
+s_assert_set_refused (zsock_t *client, const char *contract_set, const char *needle,
+                      const char *needle2)
+{
+    ff_msg_t *reply = s_submit_set_reply (client, contract_set);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__ERROR, "%s accepted", contract_set);
+    cr_assert_eq (ff_msg_status_code (reply), FARFAN__ERROR_CODE__INVALID_ARGUMENT);
+    const char *message = ff_msg_status_message (reply);
+    cr_assert (strstr (message, needle), "%s: \"%s\" lacks \"%s\"", contract_set, message, needle);
+    cr_assert (!needle2 || strstr (message, needle2), "%s: \"%s\" lacks \"%s\"", contract_set,
+               message, needle2);
+    ff_msg_destroy (&reply);
+}
+
+static Farfan__RunStatus *
+s_status (zsock_t *client, const char *run_id)
+{
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = (char *) run_id;
+    ff_msg_t *reply = ff_test_request (client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__RUN_STATUS, "%s",
+                  ff_msg_status_message (reply));
+    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
+                                                            ff_msg_body_data (reply));
+    cr_assert_not_null (status);
+    ff_msg_destroy (&reply);
+    return status;
+}
+
+//  Every result of the run counted element_type (its set's pattern), and
+//  none other; count results. Returns the digest of Q1's definition.
+static char *
+s_assert_results_of (zsock_t *client, const char *run_id, const char *element_type, size_t count)
+{
+    Farfan__RunResults *results = s_results (client, run_id, NULL);
+    cr_assert_eq (results->n_results, count, "run %s: %zu results", run_id, results->n_results);
+    char *digest = NULL;
+    for (size_t i = 0; i < results->n_results; i++) {
+        const Farfan__ContractResult *result = results->results [i];
+        cr_assert_eq (result->status, FARFAN__RESULT_STATUS__RESULT_OK, "%s: %s", result->contract_id,
+                      result->error);
+        cr_assert_eq (result->n_evidence, 1, "%s: one expected element", result->contract_id);
+        cr_assert_str_eq (result->evidence [0]->element_type, element_type,
+                          "run %s, %s ran another set's definition", run_id, result->contract_id);
+        cr_assert_eq (result->evidence [0]->count, 3, "%s: three matches in the text",
+                      result->contract_id);
+        if (streq (result->contract_id, "Q1"))
+            digest = strdup (result->contract_digest);
+    }
+    cr_assert_not_null (digest);
+    farfan__run_results__free_unpacked (results, NULL);
+    return digest;
+}
+
+FF_TEST_OPTS (orchestrator, concurrent_runs_with_their_own_sets_each_get_their_results,
+              .timeout = 60)
+{
+    //  Sets a and b define the same ids differently (sources vs years).
+    char *sets = s_dir_with (NULL, 0);
+    const char *a [] = { S_SOURCES ("Q1"), S_SOURCES ("Q2"), S_SOURCES ("Q3"),
+                         S_SOURCES ("Q4"), S_SOURCES ("Q5"), S_SOURCES ("Q6") };
+    const char *b [] = { S_YEARS ("Q1"), S_YEARS ("Q2"), S_YEARS ("Q3"),
+                         S_YEARS ("Q4"), S_YEARS ("Q5"), S_YEARS ("Q6") };
+    s_write_set (sets, "a", a, 6);
+    s_write_set (sets, "b", b, 6);
+    const char *fallback [] = { S_WAIT ("W", "P02", 1) };
+    s_cluster_t cluster = s_cluster_sets (fallback, 1, sets, NULL);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    s_add_factory (&cluster, "fac-2", NULL, NULL, NULL, NULL);
+    s_wait_factories (&cluster, 2);
+
+    //  Submitted back to back: their phases run at the same time on the
+    //  same factories. a by name, b by name, a again by absolute path.
+    char path_a [600];
+    snprintf (path_a, sizeof path_a, "%s/a", sets);
+    const char *specs [] = { "a", "b", path_a, "b", "" };
+    char *runs [5];
+    for (size_t i = 0; i < 5; i++)
+        runs [i] = s_submit_set (cluster.client, specs [i]);
+    Farfan__RunStatus *statuses [5];
+    for (size_t i = 0; i < 5; i++) {
+        statuses [i] = s_wait (cluster.client, runs [i], NULL);
+        cr_assert_eq (statuses [i]->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "run %zu (%s): %s", i,
+                      specs [i], statuses [i]->error);
+        cr_assert_eq (strncmp (statuses [i]->contract_set_digest, "sha256:", 7), 0);
+    }
+    //  Each run reports its own set; identical definitions, one digest.
+    cr_assert_str_eq (statuses [0]->contract_set_digest, statuses [2]->contract_set_digest);
+    cr_assert_str_eq (statuses [1]->contract_set_digest, statuses [3]->contract_set_digest);
+    cr_assert_str_neq (statuses [0]->contract_set_digest, statuses [1]->contract_set_digest);
+    cr_assert_str_neq (statuses [4]->contract_set_digest, statuses [0]->contract_set_digest);
+    cr_assert_str_neq (statuses [4]->contract_set_digest, statuses [1]->contract_set_digest);
+    //  Each result is its own set's: a counts sources, b counts years.
+    char *digest_a = s_assert_results_of (cluster.client, runs [0], "fuentes", 6);
+    char *digest_b = s_assert_results_of (cluster.client, runs [1], "años", 6);
+    char *digest_a2 = s_assert_results_of (cluster.client, runs [2], "fuentes", 6);
+    char *digest_b2 = s_assert_results_of (cluster.client, runs [3], "años", 6);
+    cr_assert_str_eq (digest_a, digest_a2);
+    cr_assert_str_eq (digest_b, digest_b2);
+    cr_assert_str_neq (digest_a, digest_b);
+    //  The default set's run ran the default set (its one contract).
+    Farfan__RunResults *fallback_results = s_results (cluster.client, runs [4], NULL);
+    cr_assert_eq (fallback_results->n_results, 1);
+    cr_assert_str_eq (fallback_results->results [0]->contract_id, "W");
+    farfan__run_results__free_unpacked (fallback_results, NULL);
+    //  STATUS (not only PROGRESS) names the set too.
+    Farfan__RunStatus *status = s_status (cluster.client, runs [1]);
+    cr_assert_str_eq (status->contract_set_digest, statuses [1]->contract_set_digest);
+    farfan__run_status__free_unpacked (status, NULL);
+
+    free (digest_a);
+    free (digest_b);
+    free (digest_a2);
+    free (digest_b2);
+    for (size_t i = 0; i < 5; i++) {
+        farfan__run_status__free_unpacked (statuses [i], NULL);
+        free (runs [i]);
+    }
+    s_cluster_stop (&cluster);
+    s_remove_tree (sets);
+    free (sets);
+}
+
+FF_TEST (orchestrator, a_set_that_cannot_be_used_refuses_the_submission)
+{
+    char *sets = s_dir_with (NULL, 0);
+    const char *good [] = { S_SOURCES ("Q1") };
+    const char *bad [] = { S_SOURCES ("Q1"), S_SET_MICRO ("Q2", "(unclosed", "fuentes") };
+    s_write_set (sets, "good", good, 1);
+    s_write_set (sets, "bad", bad, 2);
+    s_write_set (sets, "empty", NULL, 0);
+    char not_json [600];
+    snprintf (not_json, sizeof not_json, "%s/broken", sets);
+    s_write_set (sets, "broken", NULL, 0);
+    snprintf (not_json, sizeof not_json, "%s/broken/c000.json", sets);
+    FILE *file = fopen (not_json, "w");
+    cr_assert_not_null (file);
+    fputs ("{ not json", file);
+    fclose (file);
+    const char *fallback [] = { S_WAIT ("W", "P02", 1) };
+    s_cluster_t cluster = s_cluster_sets (fallback, 1, sets, NULL);
+
+    s_assert_set_refused (cluster.client, "nope", "cannot be read", "/nope");
+    s_assert_set_refused (cluster.client, "..", "neither a name", NULL);
+    s_assert_set_refused (cluster.client, ".", "neither a name", NULL);
+    s_assert_set_refused (cluster.client, "good/../bad", "neither a name", NULL);
+    s_assert_set_refused (cluster.client, "sets/good", "neither a name", NULL);
+    s_assert_set_refused (cluster.client, "bad", "1 invalid contract definition", "c001.json");
+    s_assert_set_refused (cluster.client, "bad", "regex", NULL);
+    s_assert_set_refused (cluster.client, "broken", "invalid contract definition", "c000.json");
+    s_assert_set_refused (cluster.client, "empty", "holds no contracts", NULL);
+    s_assert_set_refused (cluster.client, "/nonexistent/farfan-set", "cannot be read", NULL);
+    //  Nothing was stored: no run is listed.
+    Farfan__ListRequest list_request = FARFAN__LIST_REQUEST__INIT;
+    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__LIST, &list_request.base);
+    Farfan__RunList *list = farfan__run_list__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
+    cr_assert_not_null (list);
+    cr_assert_eq (list->n_runs, 0, "refused submissions store nothing");
+    farfan__run_list__free_unpacked (list, NULL);
+    ff_msg_destroy (&reply);
+    //  A good one is accepted.
+    free (s_submit_set (cluster.client, "good"));
+    s_cluster_stop (&cluster);
+
+    //  Without contract_sets_dir, names are refused, saying why; an
+    //  absolute path still works.
+    cluster = s_cluster_sets (fallback, 1, "", NULL);
+    s_assert_set_refused (cluster.client, "good", "contract_sets_dir", "not configured");
+    char path [600];
+    snprintf (path, sizeof path, "%s/good", sets);
+    free (s_submit_set (cluster.client, path));
+    s_cluster_stop (&cluster);
+    s_remove_tree (sets);
+    free (sets);
+}
+
+//  WATCHes the run (on a socket of its own) until it is in state.
+static void
+s_wait_state (const char *endpoint, const char *run_id, Farfan__RunState state)
+{
+    zsock_t *watcher = ff_test_dealer (endpoint);
+    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
+    ref.run_id = (char *) run_id;
+    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__WATCH, .correlation_id = "state" };
+    cr_assert_eq (ff_msg_send (watcher, NULL, false, &header, &ref.base), 0);
+    ff_msg_t *reply = ff_msg_new ();
+    Farfan__RunState seen = FARFAN__RUN_STATE__RUN_STATE_UNSPECIFIED;
+    while (seen != state) {
+        cr_assert_eq (ff_msg_recv (reply, watcher), 0, "run %s never reached state %d", run_id, state);
+        cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__PROGRESS);
+        Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
+                                                                ff_msg_body_data (reply));
+        cr_assert_not_null (status);
+        seen = status->state;
+        farfan__run_status__free_unpacked (status, NULL);
+    }
+    ff_msg_destroy (&reply);
+    zsock_destroy (&watcher);
+}
+
+FF_TEST_OPTS (orchestrator, a_resumed_run_reloads_its_set_and_fails_when_it_changed,
+              .timeout = 60)
+{
+    char *sets = s_dir_with (NULL, 0);
+    char *data = s_dir_with (NULL, 0);
+    const char *a [] = { S_SOURCES ("Q1"), S_SOURCES ("Q2") };
+    const char *b [] = { S_YEARS ("Q1"), S_YEARS ("Q2") };
+    s_write_set (sets, "a", a, 2);
+    s_write_set (sets, "b", b, 2);
+    s_write_set (sets, "c", b, 2);
+    char path_c [600];
+    snprintf (path_c, sizeof path_c, "%s/c", sets);
+    const char *fallback [] = { S_WAIT ("W", "P02", 1) };
+
+    //  Three runs, no factory: they wait in P02 when the orchestrator stops.
+    s_cluster_t cluster = s_cluster_sets (fallback, 1, sets, data);
+    char *run_a = s_submit_set (cluster.client, "a");
+    char *run_b = s_submit_set (cluster.client, "b");
+    char *run_c = s_submit_set (cluster.client, path_c);
+    const char *endpoint = ff_test_service_endpoint (cluster.orchestrator, "client");
+    s_wait_state (endpoint, run_a, FARFAN__RUN_STATE__RUN_RUNNING);
+    s_wait_state (endpoint, run_b, FARFAN__RUN_STATE__RUN_RUNNING);
+    s_wait_state (endpoint, run_c, FARFAN__RUN_STATE__RUN_RUNNING);
+    Farfan__RunStatus *before = s_status (cluster.client, run_a);
+    char *digest_a = strdup (before->contract_set_digest);
+    farfan__run_status__free_unpacked (before, NULL);
+    s_cluster_stop (&cluster);
+
+    //  While it is down: b changes (a pattern more), c disappears.
+    s_write_set (sets, "b", a, 1);
+    char gone [700];
+    snprintf (gone, sizeof gone, "%s/c000.json", path_c);
+    cr_assert_eq (unlink (gone), 0);
+    snprintf (gone, sizeof gone, "%s/c001.json", path_c);
+    cr_assert_eq (unlink (gone), 0);
+    cr_assert_eq (rmdir (path_c), 0);
+
+    //  Restarted on the same store: b and c fail saying why, a resumes
+    //  with its own set and completes once a factory registers.
+    cluster = s_cluster_sets (fallback, 1, sets, data);
+    Farfan__RunStatus *status = s_status (cluster.client, run_b);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
+    cr_assert (strstr (status->error, "contract set") && strstr (status->error, "changed since it was submitted"),
+               "%s", status->error);
+    farfan__run_status__free_unpacked (status, NULL);
+    status = s_status (cluster.client, run_c);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
+    cr_assert (strstr (status->error, "cannot be loaded again") && strstr (status->error, path_c),
+               "%s", status->error);
+    farfan__run_status__free_unpacked (status, NULL);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    status = s_wait (cluster.client, run_a, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+    cr_assert_str_eq (status->contract_set_digest, digest_a);
+    farfan__run_status__free_unpacked (status, NULL);
+    free (s_assert_results_of (cluster.client, run_a, "fuentes", 2));
+    //  Nothing of b or c ran.
+    Farfan__RunResults *results = s_results (cluster.client, run_b, NULL);
+    cr_assert_eq (results->n_results, 0);
+    farfan__run_results__free_unpacked (results, NULL);
+    s_cluster_stop (&cluster);
+
+    free (digest_a);
+    free (run_a);
+    free (run_b);
+    free (run_c);
+    s_remove_tree (sets);
+    free (sets);
+    ff_test_remove_dir (data);
+    free (data);
 }

@@ -112,89 +112,19 @@ s_wait_metric_at_least (int port, const char *series, double value, int timeout_
     return seen;
 }
 
+//  The end of a test's in-process orchestrator: its client, itself, and
+//  its contracts directory (the path freed).
+static void
+s_orchestrator_end (zsock_t **client_p, ff_test_service_t **orchestrator_p, char *contracts)
+{
+    zsock_destroy (client_p);
+    ff_test_service_stop (orchestrator_p);
+    ff_test_remove_dir (contracts);
+    free (contracts);
+}
+
 //  ---------------------------------------------------------------------
 //  Client requests
-
-//  Sends a request and returns its reply (replies to other correlation
-//  ids are skipped), or NULL when none came within timeout_ms.
-static ff_msg_t *
-s_call (zsock_t *client, uint32_t type, const ProtobufCMessage *body, int timeout_ms)
-{
-    static unsigned sequence = 0;
-    char correlation_id [32];
-    snprintf (correlation_id, sizeof correlation_id, "call-%u", ++sequence);
-    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id, .sender_id = "test" };
-    cr_assert_eq (ff_msg_send (client, NULL, false, &header, body), 0);
-    zpoller_t *poller = zpoller_new (client, NULL);
-    int64_t deadline = zclock_mono () + timeout_ms;
-    ff_msg_t *reply = ff_msg_new ();
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0 || !zpoller_wait (poller, (int) left)) {
-            ff_msg_destroy (&reply);
-            break;
-        }
-        if (ff_msg_recv (reply, client) == 0 && streq (ff_msg_correlation_id (reply), correlation_id))
-            break;
-    }
-    zpoller_destroy (&poller);
-    return reply;
-}
-
-//  As s_call, failing the test when no reply comes or it is not `expected`.
-static ff_msg_t *
-s_call_ok (zsock_t *client, uint32_t type, const ProtobufCMessage *body, uint32_t expected)
-{
-    ff_msg_t *reply = s_call (client, type, body, FF_TEST_TIMEOUT_MS);
-    cr_assert_not_null (reply, "no answer to %s", ff_msg_type_name (type));
-    cr_assert_eq (ff_msg_type (reply), expected, "%s answered %s: %s %s", ff_msg_type_name (type),
-                  ff_msg_type_name (ff_msg_type (reply)), ff_msg_code_name (ff_msg_status_code (reply)),
-                  ff_msg_status_message (reply));
-    return reply;
-}
-
-static char *
-s_submit (zsock_t *client, const char *first, const char *last, uint32_t budget)
-{
-    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
-    submit.document.data = (uint8_t *) s_text;
-    submit.document.len = strlen (s_text);
-    submit.name = "recovery plan";
-    submit.first_phase = (char *) first;
-    submit.last_phase = (char *) last;
-    submit.worker_budget = budget;
-    ff_msg_t *reply = s_call_ok (client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base,
-                                 FARFAN__MESSAGE_TYPE__SUBMITTED);
-    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (submitted);
-    char *run_id = strdup (submitted->run_id);
-    farfan__submitted__free_unpacked (submitted, NULL);
-    ff_msg_destroy (&reply);
-    return run_id;
-}
-
-//  The run's STATUS (caller frees with farfan__run_status__free_unpacked).
-static Farfan__RunStatus *
-s_status (zsock_t *client, const char *run_id)
-{
-    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
-    ref.run_id = (char *) run_id;
-    ff_msg_t *reply = s_call_ok (client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base,
-                                 FARFAN__MESSAGE_TYPE__RUN_STATUS);
-    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
-                                                            ff_msg_body_data (reply));
-    cr_assert_not_null (status);
-    ff_msg_destroy (&reply);
-    return status;
-}
-
-static bool
-s_final (Farfan__RunState state)
-{
-    return state == FARFAN__RUN_STATE__RUN_SUCCEEDED || state == FARFAN__RUN_STATE__RUN_FAILED
-        || state == FARFAN__RUN_STATE__RUN_CANCELLED;
-}
 
 //  Asks STATUS until the run has at least `done` results committed (or
 //  has ended); returns the last status.
@@ -203,8 +133,8 @@ s_wait_done (zsock_t *client, const char *run_id, uint32_t done)
 {
     int64_t deadline = zclock_mono () + S_DEADLINE_MS;
     while (true) {
-        Farfan__RunStatus *status = s_status (client, run_id);
-        if (status->done >= done || s_final (status->state))
+        Farfan__RunStatus *status = ff_test_run_status (client, run_id);
+        if (status->done >= done || ff_test_run_final (status->state))
             return status;
         cr_assert_lt (zclock_mono (), deadline, "run %s: %u of %u done after %d ms", run_id,
                       status->done, done, S_DEADLINE_MS);
@@ -213,78 +143,13 @@ s_wait_done (zsock_t *client, const char *run_id, uint32_t done)
     }
 }
 
-//  WATCHes the run until a final PROGRESS (within S_DEADLINE_MS in all,
-//  FF_TEST_TIMEOUT_MS without any progress); returns it.
-static Farfan__RunStatus *
-s_watch (zsock_t *client, const char *run_id)
-{
-    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
-    ref.run_id = (char *) run_id;
-    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__WATCH, .correlation_id = "watch" };
-    cr_assert_eq (ff_msg_send (client, NULL, false, &header, &ref.base), 0);
-    int64_t deadline = zclock_mono () + S_DEADLINE_MS;
-    ff_msg_t *reply = ff_msg_new ();
-    Farfan__RunStatus *status = NULL;
-    while (!status || !s_final (status->state)) {
-        cr_assert_lt (zclock_mono (), deadline, "run %s has not ended after %d ms", run_id,
-                      S_DEADLINE_MS);
-        cr_assert_eq (ff_msg_recv (reply, client), 0, "no PROGRESS of %s within %d ms", run_id,
-                      FF_TEST_TIMEOUT_MS);
-        if (!streq (ff_msg_correlation_id (reply), "watch"))
-            continue;
-        cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__PROGRESS, "%s",
-                      ff_msg_status_message (reply));
-        if (status)
-            farfan__run_status__free_unpacked (status, NULL);
-        status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
-        cr_assert_not_null (status);
-    }
-    ff_msg_destroy (&reply);
-    return status;
-}
-
-static Farfan__RunResults *
-s_results (zsock_t *client, const char *run_id)
-{
-    Farfan__ResultsRequest request = FARFAN__RESULTS_REQUEST__INIT;
-    request.run_id = (char *) run_id;
-    ff_msg_t *reply = s_call_ok (client, FARFAN__MESSAGE_TYPE__RESULTS, &request.base,
-                                 FARFAN__MESSAGE_TYPE__RUN_RESULTS);
-    Farfan__RunResults *results = farfan__run_results__unpack (NULL, ff_msg_body_size (reply),
-                                                               ff_msg_body_data (reply));
-    cr_assert_not_null (results);
-    ff_msg_destroy (&reply);
-    return results;
-}
-
 //  The result of contract id, asserting there is exactly one.
 static const Farfan__ContractResult *
 s_find (const Farfan__RunResults *results, const char *id)
 {
-    const Farfan__ContractResult *found = NULL;
-    for (size_t i = 0; i < results->n_results; i++)
-        if (streq (results->results [i]->contract_id, id)) {
-            cr_assert_null (found, "%s stored twice", id);
-            found = results->results [i];
-        }
+    const Farfan__ContractResult *found = ff_test_result_find (results, id);
     cr_assert_not_null (found, "no result for %s", id);
     return found;
-}
-
-//  How many factories the orchestrator lists now.
-static size_t
-s_factory_count (zsock_t *client)
-{
-    Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
-    ff_msg_t *reply = s_call_ok (client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base,
-                                 FARFAN__MESSAGE_TYPE__FACTORY_LIST);
-    Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (list);
-    size_t count = list->n_factories;
-    farfan__factory_list__free_unpacked (list, NULL);
-    ff_msg_destroy (&reply);
-    return count;
 }
 
 static void
@@ -292,7 +157,7 @@ s_wait_factories (zsock_t *client, size_t count)
 {
     int64_t deadline = zclock_mono () + S_DEADLINE_MS;
     size_t registered;
-    while ((registered = s_factory_count (client)) < count) {
+    while ((registered = ff_test_factory_count (client)) < count) {
         cr_assert_lt (zclock_mono (), deadline, "%zu of %zu factories registered", registered, count);
         s_pause (5);
     }
@@ -308,7 +173,7 @@ s_wait_daemons (zsock_t *client, s_daemon_t **daemons, size_t count)
 {
     int64_t deadline = zclock_mono () + S_DEADLINE_MS;
     size_t registered;
-    while ((registered = s_factory_count (client)) < count) {
+    while ((registered = ff_test_factory_count (client)) < count) {
         if (zclock_mono () >= deadline)
             for (size_t i = 0; i < count; i++)
                 fprintf (stderr, "factory %zu output:\n%s\n", i, s_output (daemons [i]));
@@ -322,12 +187,7 @@ s_wait_daemons (zsock_t *client, s_daemon_t **daemons, size_t count)
 static uint32_t
 s_in_flight (zsock_t *client, const char *id, bool *listed)
 {
-    Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
-    ff_msg_t *reply = s_call_ok (client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base,
-                                 FARFAN__MESSAGE_TYPE__FACTORY_LIST);
-    Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (list);
+    Farfan__FactoryList *list = ff_test_factories (client);
     uint32_t in_flight = 0;
     *listed = false;
     for (size_t i = 0; i < list->n_factories; i++)
@@ -336,7 +196,6 @@ s_in_flight (zsock_t *client, const char *id, bool *listed)
             *listed = true;
         }
     farfan__factory_list__free_unpacked (list, NULL);
-    ff_msg_destroy (&reply);
     return in_flight;
 }
 
@@ -533,7 +392,7 @@ s_client_of (int client_port, s_daemon_t *daemon)
     if (!daemon->http_port)
         s_wait_serving (daemon);
     zsock_t *client = ff_test_dealer (endpoint);
-    ff_msg_t *pong = s_call (client, FARFAN__MESSAGE_TYPE__PING, NULL, S_DEADLINE_MS);
+    ff_msg_t *pong = ff_test_call (client, FARFAN__MESSAGE_TYPE__PING, NULL, S_DEADLINE_MS);
     cr_assert_not_null (pong, "%s does not answer PING; output:\n%s", daemon->id, s_output (daemon));
     cr_assert_eq (ff_msg_type (pong), FARFAN__MESSAGE_TYPE__PONG);
     ff_msg_destroy (&pong);
@@ -588,8 +447,8 @@ FF_TEST_OPTS (recovery, orchestrator_killed_mid_run_resumes_from_its_journal, .t
     s_wait_daemons (client, both, 2);
 
     //  The reference: the same contracts, uninterrupted.
-    char *reference_id = s_submit (client, "P02", "P04", 2);
-    Farfan__RunStatus *status = s_watch (client, reference_id);
+    char *reference_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P04", 2);
+    Farfan__RunStatus *status = ff_test_watch (client, reference_id, S_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
     size_t reference_lines = 0;
@@ -598,7 +457,7 @@ FF_TEST_OPTS (recovery, orchestrator_killed_mid_run_resumes_from_its_journal, .t
     zhashx_destroy (&counts);
 
     //  The same again, killed once a quarter of it is committed.
-    char *run_id = s_submit (client, "P02", "P04", 2);
+    char *run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P04", 2);
     status = s_wait_done (client, run_id, S_RESUME_COUNT / 4);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_RUNNING, "the run ended before the kill");
     farfan__run_status__free_unpacked (status, NULL);
@@ -644,11 +503,11 @@ FF_TEST_OPTS (recovery, orchestrator_killed_mid_run_resumes_from_its_journal, .t
 
     client = s_client_of (client_port, &orchestrator);
     //  Resumed, not restarted: what was committed counts as done.
-    status = s_status (client, run_id);
+    status = ff_test_run_status (client, run_id);
     cr_assert_geq (status->done, committed_count);
     cr_assert_eq (status->total, S_RESUME_COUNT + 1);
     farfan__run_status__free_unpacked (status, NULL);
-    status = s_watch (client, run_id);
+    status = ff_test_watch (client, run_id, S_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_eq (status->done, S_RESUME_COUNT + 1);
     farfan__run_status__free_unpacked (status, NULL);
@@ -656,8 +515,8 @@ FF_TEST_OPTS (recovery, orchestrator_killed_mid_run_resumes_from_its_journal, .t
     //  The final results are the uninterrupted run's: the same contract
     //  ids, each once, the same outputs (the aggregation included, whose
     //  inputs were partly read back from the journal).
-    Farfan__RunResults *expected = s_results (client, reference_id);
-    Farfan__RunResults *actual = s_results (client, run_id);
+    Farfan__RunResults *expected = ff_test_results (client, reference_id, NULL);
+    Farfan__RunResults *actual = ff_test_results (client, run_id, NULL);
     cr_assert_eq (expected->n_results, S_RESUME_COUNT + 1);
     s_assert_same_results (expected, actual);
     bool aggregation_from_cache = s_find (actual, "AGG")->from_cache;
@@ -728,7 +587,7 @@ FF_TEST_OPTS (recovery, factory_killed_mid_batch_has_its_contracts_dispatched_ag
     s_daemon_t *both [] = { &keeper, &doomed };
     s_wait_daemons (client, both, 2);
 
-    char *run_id = s_submit (client, "P02", "P02", 4);
+    char *run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P02", 4);
     //  Mid-batch: the doomed factory has contracts in flight.
     int64_t deadline = zclock_mono () + S_DEADLINE_MS;
     uint32_t in_flight;
@@ -754,14 +613,14 @@ FF_TEST_OPTS (recovery, factory_killed_mid_batch_has_its_contracts_dispatched_ag
              "(heartbeat 100 ms x liveness 5; %u in flight there)\n",
              (double) (redispatch - killed) / 1000.0, in_flight);
 
-    Farfan__RunStatus *status = s_watch (client, run_id);
+    Farfan__RunStatus *status = ff_test_watch (client, run_id, S_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_eq (status->done, S_LOST_COUNT);
     farfan__run_status__free_unpacked (status, NULL);
     //  Every result exactly once, every contract ran; an execution more
     //  than one per contract only for a dispatch again (lost: nothing
     //  here fails).
-    Farfan__RunResults *results = s_results (client, run_id);
+    Farfan__RunResults *results = ff_test_results (client, run_id, NULL);
     cr_assert_eq (results->n_results, S_LOST_COUNT);
     size_t executions = 0;
     zhashx_t *counts = s_log_counts (log, 0, &executions);
@@ -956,15 +815,12 @@ s_fake_handle (s_fake_t *fake, const ff_msg_t *msg)
 static Farfan__RunStatus *
 s_fake_serve (s_fake_t *fake, zsock_t *client, const char *run_id)
 {
-    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
-    ref.run_id = (char *) run_id;
-    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__WATCH, .correlation_id = "watch" };
-    cr_assert_eq (ff_msg_send (client, NULL, false, &header, &ref.base), 0);
+    ff_test_watch_send (client, run_id);
     zpoller_t *poller = zpoller_new (fake->dealer, client, NULL);
     ff_msg_t *msg = ff_msg_new ();
     Farfan__RunStatus *status = NULL;
     int64_t deadline = zclock_mono () + S_DEADLINE_MS;
-    while (!status || !s_final (status->state)) {
+    while (!status || !ff_test_run_final (status->state)) {
         cr_assert_lt (zclock_mono (), deadline, "run %s has not ended after %d ms", run_id,
                       S_DEADLINE_MS);
         //  Heard every 50 ms at least: never expired while it serves.
@@ -978,14 +834,7 @@ s_fake_serve (s_fake_t *fake, zsock_t *client, const char *run_id)
         else
         if (which == client) {
             cr_assert_eq (ff_msg_recv (msg, client), 0);
-            if (!streq (ff_msg_correlation_id (msg), "watch"))
-                continue;
-            cr_assert_eq (ff_msg_type (msg), FARFAN__MESSAGE_TYPE__PROGRESS, "%s",
-                          ff_msg_status_message (msg));
-            if (status)
-                farfan__run_status__free_unpacked (status, NULL);
-            status = farfan__run_status__unpack (NULL, ff_msg_body_size (msg), ff_msg_body_data (msg));
-            cr_assert_not_null (status);
+            ff_test_progress_take (msg, &status);
         }
     }
     ff_msg_destroy (&msg);
@@ -1055,7 +904,7 @@ FF_TEST (recovery, duplicate_and_stray_results_are_counted_and_stored_once)
     s_fake_t *fake = s_fake_new (ff_test_service_endpoint (orchestrator, "worker"), "fac-fake",
                                  s_execute_with_duplicates);
     s_wait_factories (client, 1);
-    char *run_id = s_submit (client, "P02", "P02", 0);
+    char *run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P02", 0);
     Farfan__RunStatus *status = s_fake_serve (fake, client, run_id);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_eq (status->done, 3);
@@ -1063,7 +912,7 @@ FF_TEST (recovery, duplicate_and_stray_results_are_counted_and_stored_once)
     cr_assert_eq (fake->executes, 1, "one batch of the three");
 
     //  Each contract's result once: the first that came.
-    Farfan__RunResults *results = s_results (client, run_id);
+    Farfan__RunResults *results = ff_test_results (client, run_id, NULL);
     cr_assert_eq (results->n_results, 3);
     for (size_t i = 0; i < 3; i++) {
         char id [8];
@@ -1081,14 +930,11 @@ FF_TEST (recovery, duplicate_and_stray_results_are_counted_and_stored_once)
     cr_assert_eq (fake->errors, 0, "results are replies: never answered");
 
     //  The fake is still registered and the orchestrator serves.
-    cr_assert_eq (s_factory_count (client), 1);
+    cr_assert_eq (ff_test_factory_count (client), 1);
     ff_test_assert_pings (client);
     s_fake_destroy (&fake);
     free (run_id);
-    zsock_destroy (&client);
-    ff_test_service_stop (&orchestrator);
-    ff_test_remove_dir (contracts);
-    free (contracts);
+    s_orchestrator_end (&client, &orchestrator, contracts);
 }
 
 //  ---------------------------------------------------------------------
@@ -1224,8 +1070,8 @@ FF_TEST (recovery, malformed_client_requests_get_errors_and_runs_go_on)
     //  The orchestrator serves on: nothing was submitted by all that, and
     //  a run with a factory goes through.
     Farfan__ListRequest list_request = FARFAN__LIST_REQUEST__INIT;
-    ff_msg_t *reply = s_call_ok (client, FARFAN__MESSAGE_TYPE__LIST, &list_request.base,
-                                 FARFAN__MESSAGE_TYPE__RUN_LIST);
+    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__LIST, &list_request.base,
+                                       FARFAN__MESSAGE_TYPE__RUN_LIST);
     Farfan__RunList *list = farfan__run_list__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
     cr_assert_not_null (list);
     cr_assert_eq (list->n_runs, 0);
@@ -1236,8 +1082,8 @@ FF_TEST (recovery, malformed_client_requests_get_errors_and_runs_go_on)
     ff_test_service_t *factory = ff_test_service_start ("factory", "--orchestrator-endpoint", link,
         "--instance-id", "fac-1", "--heartbeat-ms", "100", NULL);
     s_wait_factories (client, 1);
-    char *run_id = s_submit (client, "P02", "P02", 0);
-    Farfan__RunStatus *status = s_watch (client, run_id);
+    char *run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P02", 0);
+    Farfan__RunStatus *status = ff_test_watch (client, run_id, S_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
     //  Values the run's requests refuse, now that it exists.
@@ -1251,11 +1097,8 @@ FF_TEST (recovery, malformed_client_requests_get_errors_and_runs_go_on)
                       FARFAN__ERROR_CODE__INVALID_ARGUMENT, "pdf");
     ff_test_assert_pings (client);
     free (run_id);
-    zsock_destroy (&client);
     ff_test_service_stop (&factory);
-    ff_test_service_stop (&orchestrator);
-    ff_test_remove_dir (contracts);
-    free (contracts);
+    s_orchestrator_end (&client, &orchestrator, contracts);
 }
 
 //  First EXECUTE: the first result does not decode, the rest are fine.
@@ -1317,7 +1160,7 @@ FF_TEST (recovery, malformed_worker_replies_are_counted_and_runs_go_on)
     //  A SYNC answer that does not decode: the factory is left out of the
     //  phase, saying why, and with no other factory the run fails.
     fake->sync_garbage = true;
-    char *run_id = s_submit (client, "P02", "P02", 0);
+    char *run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P02", 0);
     Farfan__RunStatus *status = s_fake_serve (fake, client, run_id);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
     cr_assert (strstr (status->error, "no factory can run"), "%s", status->error);
@@ -1337,14 +1180,14 @@ FF_TEST (recovery, malformed_worker_replies_are_counted_and_runs_go_on)
     //  every result once.
     fake->sync_garbage = false;
     fake->plan_garbage = true;
-    run_id = s_submit (client, "P02", "P02", 0);
+    run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P02", 0);
     status = s_fake_serve (fake, client, run_id);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
     cr_assert_geq (fake->executes, 3);
     cr_assert_geq (fake->unknown_worker, 1, "told it was unknown after the drop");
     cr_assert_geq (fake->welcomes, 2, "registered again");
-    Farfan__RunResults *results = s_results (client, run_id);
+    Farfan__RunResults *results = ff_test_results (client, run_id, NULL);
     cr_assert_eq (results->n_results, 3);
     for (size_t i = 0; i < 3; i++) {
         char id [8];
@@ -1361,10 +1204,7 @@ FF_TEST (recovery, malformed_worker_replies_are_counted_and_runs_go_on)
     ff_test_assert_pings (client);
     s_fake_destroy (&fake);
     free (run_id);
-    zsock_destroy (&client);
-    ff_test_service_stop (&orchestrator);
-    ff_test_remove_dir (contracts);
-    free (contracts);
+    s_orchestrator_end (&client, &orchestrator, contracts);
 }
 
 //  ---------------------------------------------------------------------
@@ -1410,17 +1250,17 @@ FF_TEST_OPTS (recovery, late_replies_to_a_killed_orchestrator_do_not_answer_its_
     snprintf (worker, sizeof worker, "tcp://127.0.0.1:%d", worker_port);
     s_fake_t *fake = s_fake_new (worker, "fac-fake", s_execute_first_only);
     int64_t deadline = zclock_mono () + S_DEADLINE_MS;
-    while (s_factory_count (client) < 1) {
+    while (ff_test_factory_count (client) < 1) {
         cr_assert_lt (zclock_mono (), deadline, "the fake did not register");
         s_fake_pump (fake, 10);
     }
     //  One result committed, two in flight when the orchestrator dies.
-    char *run_id = s_submit (client, "P02", "P02", 0);
+    char *run_id = ff_test_submit (client, "recovery plan", s_text, "P02", "P02", 0);
     uint32_t done = 0;
     while (done < 1) {
         cr_assert_lt (zclock_mono (), deadline, "no result committed");
         s_fake_pump (fake, 10);
-        Farfan__RunStatus *status = s_status (client, run_id);
+        Farfan__RunStatus *status = ff_test_run_status (client, run_id);
         done = status->done;
         farfan__run_status__free_unpacked (status, NULL);
     }
@@ -1440,7 +1280,7 @@ FF_TEST_OPTS (recovery, late_replies_to_a_killed_orchestrator_do_not_answer_its_
     farfan__run_status__free_unpacked (status, NULL);
     cr_assert_eq (fake->executes, 2);
     cr_assert_geq (fake->unknown_worker, 1, "the successor did not know the fake at first");
-    Farfan__RunResults *results = s_results (client, run_id);
+    Farfan__RunResults *results = ff_test_results (client, run_id, NULL);
     cr_assert_eq (results->n_results, 3);
     cr_assert_eq (s_find (results, "D0")->score, 1, "committed before the kill");
     for (size_t i = 1; i < 3; i++) {

@@ -259,36 +259,19 @@ t_structure (t_fixture_t *t, int areas, int dimensions, int slots, size_t snippe
 static void
 t_contract (t_fixture_t *t, const char *const *extra, size_t extra_count)
 {
-    fac_contract_t *contract = (fac_contract_t *) calloc (1, sizeof (fac_contract_t));
-    cr_assert_not_null (contract);
-    contract->id = strdup ("REPORT");
-    contract->version = strdup ("1");
-    contract->type = strdup ("report");
-    contract->title = strdup ("Informe del plan de desarrollo");
-    contract->base_question = strdup ("");
-    contract->policy_area = strdup ("");
-    contract->dimension = strdup ("");
-    contract->cluster = strdup ("");
-    contract->input_count = t->count + extra_count;
-    contract->input_contracts = (char **) calloc (contract->input_count + 1, sizeof (char *));
+    const char *ids [S_INPUTS_MAX + 8];
+    cr_assert_leq (t->count + extra_count, sizeof ids / sizeof ids [0]);
     for (size_t i = 0; i < t->count; i++)
-        contract->input_contracts [i] = strdup (t->inputs [i].contract_id);
+        ids [i] = t->inputs [i].contract_id;
     for (size_t i = 0; i < extra_count; i++)
-        contract->input_contracts [t->count + i] = strdup (extra [i]);
-    contract->patterns = (fac_pattern_t *) calloc (1, sizeof (fac_pattern_t));
-    contract->expected = (fac_expected_t *) calloc (1, sizeof (fac_expected_t));
-    contract->modality = strdup ("");
-    contract->scoring = json_object ();
-    contract->timeout_ms = 1000;
-    contract->source = strdup ("test");
-    contract->canonical = strdup ("{}");
-    atomic_init (&contract->refs, 1);
-    t->contract = contract;
-    t->compiled = (fac_compiled_t *) calloc (1, sizeof (fac_compiled_t));
-    cr_assert_not_null (t->compiled);
-    t->compiled->contract = contract;
-    t->compiled->codes = (pcre2_code **) calloc (1, sizeof (pcre2_code *));
-    atomic_init (&t->compiled->refs, 1);
+        ids [t->count + i] = extra [i];
+    ff_test_contract_spec_t spec = {
+        .id = "REPORT", .type = "report", .title = "Informe del plan de desarrollo",
+        .inputs = ids, .input_count = t->count + extra_count, .modality = "",
+        .base_question = "", .policy_area = "", .dimension = "", .cluster = "",
+    };
+    t->compiled = ff_test_compile (ff_test_contract_new (&spec));
+    t->contract = t->compiled->contract;
 }
 
 static t_fixture_t *
@@ -306,29 +289,8 @@ t_destroy (t_fixture_t *t)
     fac_context_fini (&t->ctx);
     json_decref (t->report);
     json_decref (t->request);
-    if (t->contract) {
-        fac_contract_t *contract = t->contract;
-        free (contract->id);
-        free (contract->version);
-        free (contract->type);
-        free (contract->title);
-        free (contract->base_question);
-        free (contract->policy_area);
-        free (contract->dimension);
-        free (contract->cluster);
-        for (size_t i = 0; i < contract->input_count; i++)
-            free (contract->input_contracts [i]);
-        free (contract->input_contracts);
-        free (contract->patterns);
-        free (contract->expected);
-        free (contract->modality);
-        json_decref (contract->scoring);
-        free (contract->source);
-        free (contract->canonical);
-        free (contract);
-        free (t->compiled->codes);
-        free (t->compiled);
-    }
+    if (t->compiled)
+        ff_test_compiled_free (t->compiled);
     for (size_t i = 0; i < S_INPUTS_MAX; i++) {
         free (t->evidence [i]);
         free (t->matches [i]);

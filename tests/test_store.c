@@ -155,6 +155,7 @@ s_run (const char *id, Farfan__RunState state, uint64_t submitted_at_us)
         .params_json = "{\"lang\":\"es\"}",
         .submitted_at_us = submitted_at_us,
         .ended_at_us = 0,
+        .contract_set = "/srv/farfan/sets/pilot",
     };
     return run;
 }
@@ -252,7 +253,7 @@ FF_TEST (store, creates_schema_and_keeps_data_across_reopen)
     cr_assert_null (store);
     orc_store_close (&store);       // idempotent
 
-    //  The file is a WAL database with version 1 of the schema.
+    //  The file is a WAL database with the current version of the schema.
     sqlite3 *db = NULL;
     cr_assert_eq (sqlite3_open (s_place.path, &db), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
@@ -286,17 +287,53 @@ FF_TEST (store, refuses_a_newer_schema_version)
 {
     orc_store_t *store = s_open (&s_place);
     orc_store_close (&store);
-    s_raw_exec (&s_place, "UPDATE schema_version SET version = 2");
-    s_assert_open_fails (s_place.path, "open store ", s_place.path,
-                         "schema version 2 is newer than this orchestrator's (1)", NULL);
+    char sql [128], newer [128];
+    snprintf (sql, sizeof sql, "UPDATE schema_version SET version = %d", ORC_STORE_SCHEMA_VERSION + 1);
+    snprintf (newer, sizeof newer, "schema version %d is newer than this orchestrator's (%d)",
+              ORC_STORE_SCHEMA_VERSION + 1, ORC_STORE_SCHEMA_VERSION);
+    s_raw_exec (&s_place, sql);
+    s_assert_open_fails (s_place.path, "open store ", s_place.path, newer, NULL);
     //  The refusal changed nothing.
-    cr_assert_eq (s_raw_version (&s_place), 2);
+    cr_assert_eq (s_raw_version (&s_place), ORC_STORE_SCHEMA_VERSION + 1);
     s_raw_exec (&s_place, "UPDATE schema_version SET version = 0");
     s_assert_open_fails (s_place.path, "unknown schema version 0", NULL);
     s_raw_exec (&s_place, "DELETE FROM schema_version");
     s_assert_open_fails (s_place.path, "schema_version holds 0 rows", NULL);
-    s_raw_exec (&s_place, "INSERT INTO schema_version VALUES (1)");
+    snprintf (sql, sizeof sql, "INSERT INTO schema_version VALUES (%d)", ORC_STORE_SCHEMA_VERSION);
+    s_raw_exec (&s_place, sql);
     store = s_open (&s_place);
+    orc_store_close (&store);
+}
+
+FF_TEST (store, a_version_1_store_is_migrated_and_keeps_its_runs)
+{
+    //  A store as version 1 wrote it: runs without the contract set's
+    //  location (every run used the orchestrator's default set).
+    orc_store_t *store = s_open (&s_place);
+    s_insert_run (store, "run-old");
+    cr_assert_eq (s_put (store, "run-old", "Q001", 2, FARFAN__RESULT_STATUS__RESULT_OK), 0);
+    orc_store_close (&store);
+    s_raw_exec (&s_place, "ALTER TABLE runs DROP COLUMN contract_set;"
+                          "UPDATE schema_version SET version = 1;");
+    cr_assert_eq (s_raw_version (&s_place), 1);
+
+    store = s_open (&s_place);
+    orc_store_close (&store);
+    cr_assert_eq (s_raw_version (&s_place), ORC_STORE_SCHEMA_VERSION, "migrated on open");
+    store = s_open (&s_place);
+    orc_store_run_t *run = NULL;
+    cr_assert_eq (orc_store_run_get (store, "run-old", &run), 1, "%s", orc_store_error (store));
+    cr_assert_str_eq (run->contract_set, "", "an old run used the default set");
+    cr_assert_str_eq (run->contract_set_digest, "blake2b:aabb");
+    cr_assert_str_eq (run->params_json, "{\"lang\":\"es\"}");
+    orc_store_run_destroy (&run);
+    cr_assert_eq (orc_store_result_exists (store, "run-old", "Q001"), 1);
+    //  New runs record their set's location.
+    orc_store_run_t fresh = s_run ("run-new", FARFAN__RUN_STATE__RUN_QUEUED, 2000);
+    cr_assert_eq (orc_store_run_insert (store, &fresh), 0, "%s", orc_store_error (store));
+    cr_assert_eq (orc_store_run_get (store, "run-new", &run), 1);
+    cr_assert_str_eq (run->contract_set, "/srv/farfan/sets/pilot");
+    orc_store_run_destroy (&run);
     orc_store_close (&store);
 }
 
@@ -374,6 +411,7 @@ FF_TEST (store, run_round_trips_and_changes_state)
     cr_assert (copy->strict_deadline);
     cr_assert_eq (copy->worker_budget, 4294967295u);
     cr_assert_str_eq (copy->params_json, "{\"lang\":\"es\"}");
+    cr_assert_str_eq (copy->contract_set, "/srv/farfan/sets/pilot");
     cr_assert_eq (copy->submitted_at_us, UINT64_MAX - 7);
     cr_assert_eq (copy->ended_at_us, 42);
     orc_store_run_destroy (&copy);

@@ -169,12 +169,10 @@ s_load_memory (s_loaded_t *loaded, const json_t *by_phase, const char *dir)
     fac_load_report_init (&loaded->report, S_ERRORS_KEPT);
     loaded->loaded = 0;
     for (int phase = 0; phase < FAC_PHASE_COUNT; phase++) {
-        char key [4];
-        snprintf (key, sizeof key, "P%02d", phase);
-        json_t *contracts = json_object_get (by_phase, key);
-        if (!contracts)
+        bool nomem = false;
+        json_t *file = ctl_set_file (by_phase, phase, &nomem);
+        if (!file && !nomem)
             continue;
-        json_t *file = json_pack ("{ss sO}", "format", "farfan-contract-set/1", "contracts", contracts);
         char *text = file ? json_dumps (file, JSON_COMPACT) : NULL;
         char source [4352];
         snprintf (source, sizeof source, "%s/%s", dir, ctl_set_file_name (phase));

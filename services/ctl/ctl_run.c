@@ -15,10 +15,13 @@
                   --wait watches it to its end, like run --wait.
       results RUN, report RUN, cancel RUN, runs, factories: one request each.
 
-    There is no --contracts: an orchestrator runs the one contract set of
-    its contracts_dir (SubmitRun has no field for another), and every run's
-    status names that set's digest. Start another orchestrator for another
-    set. --contracts is refused with that explanation.
+    --contracts SET: the run's own contract set (SubmitRun.contract_set),
+    resolved by the orchestrator: a name is a subdirectory of its
+    contract_sets_dir, an absolute path a directory it reads. A relative
+    path that is a directory here is made absolute first (the
+    orchestrator's working directory is not ours); anything else goes as
+    a name. Without it the run uses the orchestrator's contracts_dir.
+    Every run's status names its set's digest.
 
     Exit codes:
       0  run (detached): submitted; run --wait / status --wait: the run
@@ -121,7 +124,7 @@ enum {
     S_OPT_FORMAT = 1 << 15,
     S_OPT_OUT = 1 << 16,
     S_OPT_LIMIT = 1 << 17,
-    S_OPT_CONTRACTS = 1 << 18,     //  refused, with the reason
+    S_OPT_CONTRACTS = 1 << 18,     //  the run's contract set
 };
 #define S_OPT_COMMON (S_OPT_ENDPOINT | S_OPT_TIMEOUT | S_OPT_JSON)
 #define S_OPT_WATCH (S_OPT_WAIT | S_OPT_INTERVAL)
@@ -192,6 +195,7 @@ struct s_ctx {
     const char *format;
     const char *out;
     uint32_t limit;
+    const char *contracts;      // --contracts: a set name or directory, NULL = the default
     char **args;                // positional, borrowed from argv
     size_t arg_count;
     ff_client_t *client;
@@ -208,19 +212,24 @@ static int s_run_factories (s_ctx_t *ctx);
 static const s_command_t s_commands [] = {
     { "run", S_OPT_PHASES | S_OPT_DEADLINE | S_OPT_STRICT | S_OPT_BUDGET | S_OPT_PARAMS
              | S_OPT_NAME | S_OPT_WATCH | S_OPT_NO_WAIT | S_OPT_PATH | S_OPT_CONTRACTS, 1, 1,
-      "FILE [--phases P02-P03] [--deadline S [--strict-deadline]] [--budget N]\n"
-      "          [--params JSON] [--name NAME] [--path] [--wait | --no-wait] [--interval MS]",
+      "FILE [--contracts SET] [--phases P02-P03]\n"
+      "          [--deadline S [--strict-deadline]] [--budget N] [--params JSON]\n"
+      "          [--name NAME] [--path] [--wait | --no-wait] [--interval MS]",
       "      submits FILE (UTF-8 text or PDF; - reads stdin) and prints the run id. --path\n"
       "      sends the path instead, for the orchestrator to read (relative paths are made\n"
-      "      absolute here). --phases: one phase or a range (default P00-P09); --deadline:\n"
+      "      absolute here). --contracts: the run's contract set: a name (a subdirectory\n"
+      "      of the orchestrator's contract_sets_dir) or a directory (absolute, or relative\n"
+      "      and present here: made absolute), read by the orchestrator; default its\n"
+      "      contracts_dir. A set that cannot be read, holds an invalid contract or none is\n"
+      "      refused (exit 1). --phases: one phase or a range (default P00-P09); --deadline:\n"
       "      seconds, an estimate beyond it is a warning (a failure with --strict-deadline);\n"
       "      --budget: contracts in flight per factory; --params: a JSON object given to\n"
       "      every contract; --name: shown in lists (default the file's name).\n"
       "      --wait (the default when stdout is a terminal; --no-wait detaches) watches the\n"
       "      run: a progress bar per phase on a terminal, a line per change elsewhere (at\n"
       "      most one per --interval MS per phase, default 1000, 0 = every change), then\n"
-      "      the summary. Exit 0 only when the run succeeded. There is no --contracts:\n"
-      "      an orchestrator runs the one contract set of its contracts_dir\n",
+      "      the summary; the status names the run's contract set digest. Exit 0 only when\n"
+      "      the run succeeded\n",
       s_run_run },
     { "status", S_OPT_WATCH, 1, 1, "RUN [--wait [--interval MS]]",
       "      the run's state, phases (done/total, failed, cached, duration, factories),\n"
@@ -410,9 +419,10 @@ s_take_value (s_ctx_t *ctx, const s_option_t *option, const char *value)
             ctx->limit = (uint32_t) number;
             break;
         case S_OPT_CONTRACTS:
-            return s_usage_error (ctx, "there is no --contracts: an orchestrator runs the one "
-                                  "contract set of its contracts_dir (the run's status names "
-                                  "its digest); start an orchestrator per set");
+            if (!*value)
+                return s_usage_error (ctx, "--contracts takes a set name or a directory, not \"\"");
+            ctx->contracts = value;
+            break;
     }
     return CTL_EXIT_OK;
 }
@@ -1410,6 +1420,7 @@ s_run_run (s_ctx_t *ctx)
     Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
     uint8_t *data = NULL;
     char *absolute = NULL;
+    char *contracts = NULL;
     ProtobufCMessage *body = NULL;
     int code = CTL_EXIT_OK;
     if (ctx->path) {
@@ -1458,6 +1469,21 @@ s_run_run (s_ctx_t *ctx)
     submit.strict_deadline = ctx->strict_deadline;
     submit.worker_budget = ctx->budget;
     submit.params_json = (char *) (ctx->params ? ctx->params : "");
+    //  The orchestrator resolves the set: a relative directory of ours is
+    //  made absolute, anything else goes as it is (a name, or a path).
+    struct stat info;
+    if (ctx->contracts && *ctx->contracts != '/' && stat (ctx->contracts, &info) == 0
+    &&  S_ISDIR (info.st_mode)) {
+        char cwd [PATH_MAX];
+        if (!getcwd (cwd, sizeof cwd)) {
+            fprintf (stderr, "%s: --contracts %s is a relative directory and the working "
+                     "directory cannot be read: %s\n", ctx->prefix, ctx->contracts, strerror (errno));
+            code = CTL_EXIT_USAGE;
+            goto cleanup;
+        }
+        contracts = zsys_sprintf ("%s/%s", cwd, ctx->contracts);
+    }
+    submit.contract_set = contracts ? contracts : (char *) (ctx->contracts ? ctx->contracts : "");
     code = s_call (ctx, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base, 1,
                    FARFAN__MESSAGE_TYPE__SUBMITTED, &farfan__submitted__descriptor, &body);
     if (code != CTL_EXIT_OK)
@@ -1486,6 +1512,7 @@ cleanup:
     if (body)
         protobuf_c_message_free_unpacked (body, NULL);
     free (absolute);
+    free (contracts);
     free (data);
     return code;
 }

@@ -5,6 +5,7 @@
 */
 #include "ctl_set_structure.h"
 #include "fac_contract.h"
+#include "fac_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -189,16 +190,25 @@ s_member (s_check_t *check, const json_t *object, const char *path, const char *
     return value;
 }
 
+//  As s_member, and the member's path into at.
+static json_t *
+s_member_at (s_check_t *check, const json_t *object, const char *path, const char *key,
+             json_type type, const char *type_name, char *at, size_t at_size)
+{
+    s_path_key (at, at_size, path, key);
+    return s_member (check, object, path, key, type, type_name);
+}
+
 //  A text people read: non-empty, at most S_TITLE_MAX bytes, no control
 //  characters (a contract title's rules).
 static const char *
 s_text (s_check_t *check, const json_t *object, const char *path, const char *key)
 {
-    json_t *value = s_member (check, object, path, key, JSON_STRING, "a string");
+    char at [256];
+    json_t *value = s_member_at (check, object, path, key, JSON_STRING, "a string",
+                                 at, sizeof at);
     if (!value)
         return NULL;
-    char at [256];
-    s_path_key (at, sizeof at, path, key);
     const char *text = json_string_value (value);
     size_t length = json_string_length (value);
     if (length == 0) {
@@ -372,11 +382,11 @@ static int
 s_mean_weights (s_check_t *check, const json_t *object, const char *path, const char *member,
                 const char *owner, const char *const *ids, size_t count, json_t **values)
 {
-    json_t *weights = s_member (check, object, path, member, JSON_OBJECT, "an object");
+    char at [256];
+    json_t *weights = s_member_at (check, object, path, member, JSON_OBJECT, "an object",
+                                   at, sizeof at);
     if (!weights)
         return -1;
-    char at [256];
-    s_path_key (at, sizeof at, path, member);
     const char *key;
     json_t *value;
     json_object_foreach (weights, key, value) {
@@ -409,19 +419,29 @@ s_mean_weights (s_check_t *check, const json_t *object, const char *path, const 
     return 0;
 }
 
+//  The id of the index-th entry of a coded list (prefix, index + 1 in two
+//  digits) and its "name". -1 when the name is not a valid text.
+static int
+s_load_named (s_check_t *check, const json_t *entry, const char *path, const char *prefix, int index,
+              char *id, size_t id_size, const char **name)
+{
+    snprintf (id, id_size, "%s%02d", prefix, index + 1);
+    *name = s_text (check, entry, path, "name");
+    return *name ? 0 : -1;
+}
+
 static int
 s_load_dimension (s_check_t *check, s_dimension_t *dimension, const json_t *entry,
                   const char *path, int index)
 {
-    snprintf (dimension->id, sizeof dimension->id, "DIM%02d", index + 1);
-    dimension->name = s_text (check, entry, path, "name");
-    if (!dimension->name)
-        return -1;
-    json_t *choquet = s_member (check, entry, path, "choquet", JSON_OBJECT, "an object");
-    if (!choquet)
+    if (s_load_named (check, entry, path, "DIM", index, dimension->id, sizeof dimension->id,
+                      &dimension->name))
         return -1;
     char at [128];
-    s_path_key (at, sizeof at, path, "choquet");
+    json_t *choquet = s_member_at (check, entry, path, "choquet", JSON_OBJECT, "an object",
+                                   at, sizeof at);
+    if (!choquet)
+        return -1;
     static const char *const known [] = { "weights", "interactions", NULL };
     if (s_check_keys (check, choquet, at, known))
         return -1;
@@ -430,11 +450,11 @@ s_load_dimension (s_check_t *check, s_dimension_t *dimension, const json_t *entr
     char slots [CTL_SLOTS_PER_DIMENSION][8];
     for (int s = 0; s < CTL_SLOTS_PER_DIMENSION; s++)
         snprintf (slots [s], sizeof slots [s], "Q%03d", index * CTL_SLOTS_PER_DIMENSION + s + 1);
-    json_t *weights = s_member (check, choquet, at, "weights", JSON_OBJECT, "an object");
+    char weights_at [160];
+    json_t *weights = s_member_at (check, choquet, at, "weights", JSON_OBJECT, "an object",
+                                   weights_at, sizeof weights_at);
     if (!weights)
         return -1;
-    char weights_at [160];
-    s_path_key (weights_at, sizeof weights_at, at, "weights");
     const char *key;
     json_t *value;
     json_object_foreach (weights, key, value) {
@@ -531,9 +551,9 @@ s_load_dimension (s_check_t *check, s_dimension_t *dimension, const json_t *entr
 static int
 s_load_area (s_check_t *check, s_area_t *area, const json_t *entry, const char *path, int index)
 {
-    snprintf (area->id, sizeof area->id, "PA%02d", index + 1);
-    area->name = s_text (check, entry, path, "name");
-    area->phrase = area->name ? s_text (check, entry, path, "phrase") : NULL;
+    if (s_load_named (check, entry, path, "PA", index, area->id, sizeof area->id, &area->name))
+        return -1;
+    area->phrase = s_text (check, entry, path, "phrase");
     if (!area->phrase)
         return -1;
     area->cluster = -1;
@@ -551,15 +571,13 @@ static int
 s_load_cluster (s_check_t *check, ctl_structure_t *self, s_cluster_t *cluster,
                 const json_t *entry, const char *path, int index)
 {
-    snprintf (cluster->id, sizeof cluster->id, "CL%02d", index + 1);
-    cluster->name = s_text (check, entry, path, "name");
-    if (!cluster->name)
-        return -1;
-    json_t *areas = s_member (check, entry, path, "policy_areas", JSON_ARRAY, "an array");
-    if (!areas)
+    if (s_load_named (check, entry, path, "CL", index, cluster->id, sizeof cluster->id, &cluster->name))
         return -1;
     char at [128];
-    s_path_key (at, sizeof at, path, "policy_areas");
+    json_t *areas = s_member_at (check, entry, path, "policy_areas", JSON_ARRAY, "an array",
+                                 at, sizeof at);
+    if (!areas)
+        return -1;
     if (json_array_size (areas) == 0 || json_array_size (areas) > CTL_AREA_COUNT)
         return s_fail (check, at, "a cluster groups 1..%d policy areas, not %zu", CTL_AREA_COUNT,
                        json_array_size (areas));
@@ -849,11 +867,11 @@ s_check_micro (ctl_structure_t *self, s_check_t *check, const json_t *micro,
         index_of [area - 1][slot - 1] = i;
 
         //  The identity every later contract copies: it must say what the id says.
-        json_t *identity = s_member (check, contract, at, "identity", JSON_OBJECT, "an object");
+        char identity_at [96];
+        json_t *identity = s_member_at (check, contract, at, "identity", JSON_OBJECT, "an object",
+                                        identity_at, sizeof identity_at);
         if (!identity)
             return -1;
-        char identity_at [96];
-        s_path_key (identity_at, sizeof identity_at, at, "identity");
         char slot_code [8];
         snprintf (slot_code, sizeof slot_code, "Q%03d", slot);
         const char *keys [] = { "base_question", "policy_area", "dimension", "cluster" };
@@ -883,11 +901,11 @@ s_check_micro (ctl_structure_t *self, s_check_t *check, const json_t *micro,
             return s_fail (check, s_path_key (elements_at, sizeof elements_at, at, "expected_elements"),
                            "must be an array, not %s", s_type_name (expected_elements));
         }
-        json_t *scoring = s_member (check, contract, at, "scoring", JSON_OBJECT, "an object");
+        char scoring_at [96];
+        json_t *scoring = s_member_at (check, contract, at, "scoring", JSON_OBJECT, "an object",
+                                       scoring_at, sizeof scoring_at);
         if (!scoring)
             return -1;
-        char scoring_at [96];
-        s_path_key (scoring_at, sizeof scoring_at, at, "scoring");
         json_t *modality = json_object_get (scoring, "modality");
         if (!json_is_string (modality)) {
             char modality_at [128];
@@ -932,6 +950,39 @@ s_score_contract (ctl_structure_t *self, const json_t *micro_contract, int slot,
     return contract;
 }
 
+//  An aggregation contract over ids: one step of method whose params are
+//  params (may hold more members) plus "weights" (each id to a copy of its
+//  weight, as written) and "on_missing". Steals identity and params (NULL
+//  for either: out of memory). NULL on out of memory.
+static json_t *
+s_aggregation_contract (ctl_structure_t *self, const char *id, const char *phase, const char *title,
+                        json_t *identity, const char *const *ids, json_t *const *weights,
+                        size_t count, const char *method, json_t *params)
+{
+    json_t *contract = s_contract (self, id, "aggregation", phase, title);
+    json_t *inputs = json_array ();
+    json_t *weight_object = json_object ();
+    bool ok = contract && inputs && weight_object && identity && params
+           && json_object_set (contract, "identity", identity) == 0;
+    for (size_t i = 0; i < count && ok; i++)
+        ok = s_append (inputs, json_string (ids [i]))
+          && json_object_set_new (weight_object, ids [i], json_deep_copy (weights [i])) == 0;
+    ok = ok && json_object_set (params, "weights", weight_object) == 0
+       && json_object_set_new (params, "on_missing", json_string (self->on_missing)) == 0;
+    json_t *methods = ok ? json_pack ("[o]", s_step (method, json_incref (params))) : NULL;
+    ok = methods && s_set_inputs (contract, json_incref (inputs))
+      && json_object_set_new (contract, "methods", methods) == 0;
+    json_decref (inputs);
+    json_decref (weight_object);
+    json_decref (identity);
+    json_decref (params);
+    if (!ok) {
+        json_decref (contract);
+        return NULL;
+    }
+    return contract;
+}
+
 //  P04: AGG_DIMyy_PAxx, the Choquet integral of the dimension's 5 scores.
 static json_t *
 s_dimension_contract (ctl_structure_t *self, int dimension_index, int area)
@@ -940,36 +991,24 @@ s_dimension_contract (ctl_structure_t *self, int dimension_index, int area)
     char id [32], title [S_TITLE_MAX + 1];
     snprintf (id, sizeof id, "AGG_%s_%s", dimension->id, self->areas [area].id);
     snprintf (title, sizeof title, "%s — %s", dimension->name, self->areas [area].name);
-    json_t *contract = s_contract (self, id, "aggregation", "P04", title);
-    json_t *inputs = json_array ();
-    json_t *weights = json_object ();
-    json_t *interactions = json_array ();
-    bool ok = contract && inputs && weights && interactions
-           && json_object_set_new (contract, "identity", json_pack ("{ss ss}",
-                  "policy_area", self->areas [area].id, "dimension", dimension->id)) == 0;
     char ids [CTL_SLOTS_PER_DIMENSION][32];
-    for (int s = 0; s < CTL_SLOTS_PER_DIMENSION && ok; s++) {
+    const char *id_list [CTL_SLOTS_PER_DIMENSION];
+    for (int s = 0; s < CTL_SLOTS_PER_DIMENSION; s++) {
         s_score_id (ids [s], sizeof ids [s], dimension_index * CTL_SLOTS_PER_DIMENSION + s + 1, area);
-        ok = s_append (inputs, json_string (ids [s]))
-          && json_object_set_new (weights, ids [s], json_deep_copy (dimension->weight_values [s])) == 0;
+        id_list [s] = ids [s];
     }
+    json_t *interactions = json_array ();
+    bool ok = interactions != NULL;
     for (size_t i = 0; i < dimension->interaction_count && ok; i++)
         ok = s_append (interactions, json_pack ("{ss ss sO}",
                  "a", ids [dimension->interactions [i].a], "b", ids [dimension->interactions [i].b],
                  "value", dimension->interactions [i].value));
-    json_t *params = ok ? json_pack ("{sO sO ss}", "weights", weights, "interactions", interactions,
-                                     "on_missing", self->on_missing) : NULL;
-    json_t *methods = params ? json_pack ("[o]", s_step ("aggregate.choquet", params)) : NULL;
-    ok = methods && s_set_inputs (contract, json_incref (inputs))
-      && json_object_set_new (contract, "methods", methods) == 0;
-    json_decref (inputs);
-    json_decref (weights);
+    json_t *params = ok ? json_pack ("{sO}", "interactions", interactions) : NULL;
     json_decref (interactions);
-    if (!ok) {
-        json_decref (contract);
-        return NULL;
-    }
-    return contract;
+    json_t *identity = json_pack ("{ss ss}", "policy_area", self->areas [area].id,
+                                  "dimension", dimension->id);
+    return s_aggregation_contract (self, id, "P04", title, identity, id_list, dimension->weight_values,
+                                   CTL_SLOTS_PER_DIMENSION, "aggregate.choquet", params);
 }
 
 //  An aggregate.weighted_mean contract over ids with weights (values as
@@ -980,29 +1019,11 @@ s_mean_contract (ctl_structure_t *self, const char *id, const char *phase, const
                  json_t *identity, const char *const *ids, json_t *const *weights, size_t count,
                  const char *extra_key, json_t *extra_value)
 {
-    json_t *contract = s_contract (self, id, "aggregation", phase, title);
-    json_t *inputs = json_array ();
-    json_t *weight_object = json_object ();
-    bool ok = contract && inputs && weight_object && identity
-           && json_object_set (contract, "identity", identity) == 0;
-    for (size_t i = 0; i < count && ok; i++)
-        ok = s_append (inputs, json_string (ids [i]))
-          && json_object_set_new (weight_object, ids [i], json_deep_copy (weights [i])) == 0;
-    json_t *params = ok ? json_pack ("{sO ss}", "weights", weight_object, "on_missing",
-                                     self->on_missing) : NULL;
+    json_t *params = json_object ();
     if (params && extra_key && json_object_set_new (params, extra_key, json_deep_copy (extra_value)))
         json_decref (params), params = NULL;
-    json_t *methods = params ? json_pack ("[o]", s_step ("aggregate.weighted_mean", params)) : NULL;
-    ok = methods && s_set_inputs (contract, json_incref (inputs))
-      && json_object_set_new (contract, "methods", methods) == 0;
-    json_decref (inputs);
-    json_decref (weight_object);
-    json_decref (identity);
-    if (!ok) {
-        json_decref (contract);
-        return NULL;
-    }
-    return contract;
+    return s_aggregation_contract (self, id, phase, title, identity, ids, weights, count,
+                                   "aggregate.weighted_mean", params);
 }
 
 //  A contract whose one step is method with the fixed contract's params,
@@ -1226,6 +1247,47 @@ s_check_regex (s_check_t *check, const char *path, const char *regex)
     return 0;
 }
 
+//  The regex fragments of list (at path) joined as alternatives between
+//  prefix and suffix, each fragment and the whole checked to compile.
+//  Caller frees; NULL when one is not a string or does not compile, or
+//  out of memory (reported).
+static char *
+s_alternation (s_check_t *check, const json_t *list, const char *path, const char *prefix,
+               const char *suffix)
+{
+    size_t size = strlen (prefix) + strlen (suffix) + 1;
+    size_t i;
+    json_t *item;
+    json_array_foreach (list, i, item) {
+        char item_at [256];
+        s_path_index (item_at, sizeof item_at, path, i);
+        if (!json_is_string (item)) {
+            s_fail (check, item_at, "must be a string, not %s", s_type_name (item));
+            return NULL;
+        }
+        if (s_check_regex (check, item_at, json_string_value (item)))
+            return NULL;
+        size += json_string_length (item) + 1;
+    }
+    char *joined = (char *) malloc (size);
+    if (!joined) {
+        s_fail (check, path, "out of memory");
+        return NULL;
+    }
+    strcpy (joined, prefix);
+    json_array_foreach (list, i, item) {
+        if (i)
+            strcat (joined, "|");
+        strcat (joined, json_string_value (item));
+    }
+    strcat (joined, suffix);
+    if (s_check_regex (check, path, joined)) {
+        free (joined);
+        return NULL;
+    }
+    return joined;
+}
+
 static int
 s_load_keywords (s_check_t *check, s_questions_t *self)
 {
@@ -1252,29 +1314,8 @@ s_load_keywords (s_check_t *check, s_questions_t *self)
                            "they make its questions specific to it)", area);
         if (!json_is_array (list) || json_array_size (list) == 0)
             return s_fail (check, at, "must be a non-empty array of regex fragments");
-        size_t size = 16;
-        size_t i;
-        json_t *item;
-        json_array_foreach (list, i, item) {
-            char item_at [96];
-            s_path_index (item_at, sizeof item_at, at, i);
-            if (!json_is_string (item))
-                return s_fail (check, item_at, "must be a string, not %s", s_type_name (item));
-            if (s_check_regex (check, item_at, json_string_value (item)))
-                return -1;
-            size += json_string_length (item) + 1;
-        }
-        self->keywords [a] = (char *) malloc (size);
+        self->keywords [a] = s_alternation (check, list, at, "\\b(?:", ")\\b");
         if (!self->keywords [a])
-            return s_fail (check, at, "out of memory");
-        strcpy (self->keywords [a], "\\b(?:");
-        json_array_foreach (list, i, item) {
-            if (i)
-                strcat (self->keywords [a], "|");
-            strcat (self->keywords [a], json_string_value (item));
-        }
-        strcat (self->keywords [a], ")\\b");
-        if (s_check_regex (check, at, self->keywords [a]))
             return -1;
     }
     return 0;
@@ -1332,30 +1373,10 @@ s_load_elements (s_check_t *check, s_questions_t *self)
         s_path_key (field_at, sizeof field_at, at, "regex");
         if (json_array_size (regex) == 0)
             return s_fail (check, field_at, "an element type needs at least one alternative");
-        size_t size = 1;
-        size_t i;
-        json_t *item;
-        json_array_foreach (regex, i, item) {
-            char item_at [256];
-            s_path_index (item_at, sizeof item_at, field_at, i);
-            if (!json_is_string (item))
-                return s_fail (check, item_at, "must be a string, not %s", s_type_name (item));
-            if (s_check_regex (check, item_at, json_string_value (item)))
-                return -1;
-            size += json_string_length (item) + 1;
-        }
-        element->regex = (char *) malloc (size);
+        element->regex = s_alternation (check, regex, field_at, "", "");
         if (!element->regex)
-            return s_fail (check, field_at, "out of memory");
-        element->regex [0] = '\0';
-        json_array_foreach (regex, i, item) {
-            if (i)
-                strcat (element->regex, "|");
-            strcat (element->regex, json_string_value (item));
-        }
-        self->element_count++;
-        if (s_check_regex (check, field_at, element->regex))
             return -1;
+        self->element_count++;
     }
     return 0;
 }
@@ -1427,11 +1448,11 @@ s_load_question (s_check_t *check, s_questions_t *self, const json_t *entry, con
     if (!template || s_check_template (check, s_path_key (at, sizeof at, path, "text"), template))
         return -1;
 
-    json_t *expected = s_member (check, entry, path, "expected", JSON_ARRAY, "an array");
+    char expected_at [128];
+    json_t *expected = s_member_at (check, entry, path, "expected", JSON_ARRAY, "an array",
+                                    expected_at, sizeof expected_at);
     if (!expected)
         return -1;
-    char expected_at [128];
-    s_path_key (expected_at, sizeof expected_at, path, "expected");
     if (json_array_size (expected) == 0)
         return s_fail (check, expected_at, "a question expects at least one element");
     question->expected = (s_expected_t *) calloc (json_array_size (expected), sizeof (s_expected_t));
@@ -1699,240 +1720,36 @@ ctl_set_file_name (int phase)
     return phase >= 0 && phase < FAC_PHASE_COUNT ? s_file_names [phase] : NULL;
 }
 
-//  A growing text buffer; `failed` once an allocation failed.
-typedef struct {
-    char *data;
-    size_t size, capacity;
-    bool failed;
-} s_text_t;
-
-static void
-s_put (s_text_t *text, const char *bytes, size_t length)
+json_t *
+ctl_set_file (const json_t *by_phase, int phase, bool *nomem)
 {
-    if (text->failed)
-        return;
-    if (text->size + length + 1 > text->capacity) {
-        size_t capacity = text->capacity ? text->capacity * 2 : 4096;
-        while (capacity < text->size + length + 1)
-            capacity *= 2;
-        char *data = (char *) realloc (text->data, capacity);
-        if (!data) {
-            text->failed = true;
-            return;
-        }
-        text->data = data;
-        text->capacity = capacity;
-    }
-    memcpy (text->data + text->size, bytes, length);
-    text->size += length;
-    text->data [text->size] = '\0';
-}
-
-static void
-s_puts (s_text_t *text, const char *string)
-{
-    s_put (text, string, strlen (string));
-}
-
-//  A JSON string as Python's json.dumps (ensure_ascii=False) writes it:
-//  UTF-8 as is; '"', '\\' and U+0000..U+001F escaped (\b \f \n \r \t by
-//  name, the others \u00xx).
-static void
-s_put_string (s_text_t *text, const char *string, size_t length)
-{
-    s_put (text, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char) string [i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            run++;
-            continue;
-        }
-        s_put (text, string + i - run, run);
-        run = 0;
-        char escape [8];
-        switch (c) {
-            case '"':  s_puts (text, "\\\""); break;
-            case '\\': s_puts (text, "\\\\"); break;
-            case '\b': s_puts (text, "\\b"); break;
-            case '\f': s_puts (text, "\\f"); break;
-            case '\n': s_puts (text, "\\n"); break;
-            case '\r': s_puts (text, "\\r"); break;
-            case '\t': s_puts (text, "\\t"); break;
-            default:
-                snprintf (escape, sizeof escape, "\\u%04x", c);
-                s_puts (text, escape);
-        }
-    }
-    s_put (text, string + length - run, run);
-    s_put (text, "\"", 1);
-}
-
-//  A real as Python's repr(): the shortest digits that read back as the
-//  same double, positional for decimal exponents -4..15 (".0" when
-//  integral), else d[.ddd]e±XX.
-static void
-s_put_real (s_text_t *text, double value)
-{
-    if (!isfinite (value)) {
-        //  JSON has no such numbers; Python would write NaN / Infinity.
-        s_puts (text, isnan (value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    char scientific [40];
-    for (int precision = 0; precision <= 16; precision++) {
-        snprintf (scientific, sizeof scientific, "%.*e", precision, value);
-        if (strtod (scientific, NULL) == value)
-            break;
-    }
-    const char *cursor = scientific;
-    bool negative = *cursor == '-';
-    if (negative)
-        cursor++;
-    char digits [24];
-    size_t count = 0;
-    for (; *cursor && *cursor != 'e'; cursor++)
-        if (isdigit ((unsigned char) *cursor) && count < sizeof digits - 1)
-            digits [count++] = *cursor;
-    while (count > 1 && digits [count - 1] == '0')
-        count--;
-    int exponent = *cursor == 'e' ? atoi (cursor + 1) : 0;
-    char out [64];
-    size_t used = 0;
-    if (negative)
-        out [used++] = '-';
-    if (exponent >= -4 && exponent < 16) {
-        if (exponent < 0) {
-            out [used++] = '0';
-            out [used++] = '.';
-            for (int i = -1; i > exponent; i--)
-                out [used++] = '0';
-            for (size_t i = 0; i < count; i++)
-                out [used++] = digits [i];
-        }
-        else {
-            for (int i = 0; i <= exponent; i++)
-                out [used++] = (size_t) i < count ? digits [i] : '0';
-            out [used++] = '.';
-            if ((size_t) exponent + 1 < count)
-                for (size_t i = (size_t) exponent + 1; i < count; i++)
-                    out [used++] = digits [i];
-            else
-                out [used++] = '0';
-        }
-        out [used] = '\0';
-    }
-    else {
-        out [used++] = digits [0];
-        if (count > 1) {
-            out [used++] = '.';
-            for (size_t i = 1; i < count; i++)
-                out [used++] = digits [i];
-        }
-        snprintf (out + used, sizeof out - used, "e%c%02d", exponent < 0 ? '-' : '+',
-                  exponent < 0 ? -exponent : exponent);
-    }
-    s_puts (text, out);
-}
-
-static int
-s_compare_keys (const void *a, const void *b)
-{
-    return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-static void
-s_put_indent (s_text_t *text, int depth)
-{
-    s_put (text, "\n", 1);
-    for (int i = 0; i < depth; i++)
-        s_put (text, "  ", 2);
-}
-
-static void
-s_put_value (s_text_t *text, const json_t *value, int depth)
-{
-    char number [32];
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: {
-            size_t count = json_object_size (value);
-            if (count == 0) {
-                s_puts (text, "{}");
-                break;
-            }
-            const char **keys = (const char **) malloc (count * sizeof (char *));
-            if (!keys) {
-                text->failed = true;
-                return;
-            }
-            size_t i = 0;
-            const char *key;
-            json_t *member;
-            json_object_foreach ((json_t *) value, key, member)
-                keys [i++] = key;
-            qsort (keys, count, sizeof (char *), s_compare_keys);
-            s_put (text, "{", 1);
-            for (i = 0; i < count; i++) {
-                if (i)
-                    s_put (text, ",", 1);
-                s_put_indent (text, depth + 1);
-                s_put_string (text, keys [i], strlen (keys [i]));
-                s_put (text, ": ", 2);
-                s_put_value (text, json_object_get (value, keys [i]), depth + 1);
-            }
-            s_put_indent (text, depth);
-            s_put (text, "}", 1);
-            free (keys);
-            break;
-        }
-        case JSON_ARRAY:
-            if (json_array_size (value) == 0) {
-                s_puts (text, "[]");
-                break;
-            }
-            s_put (text, "[", 1);
-            for (size_t i = 0; i < json_array_size (value); i++) {
-                if (i)
-                    s_put (text, ",", 1);
-                s_put_indent (text, depth + 1);
-                s_put_value (text, json_array_get (value, i), depth + 1);
-            }
-            s_put_indent (text, depth);
-            s_put (text, "]", 1);
-            break;
-        case JSON_STRING:
-            s_put_string (text, json_string_value (value), json_string_length (value));
-            break;
-        case JSON_INTEGER:
-            snprintf (number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
-            s_puts (text, number);
-            break;
-        case JSON_REAL:
-            s_put_real (text, json_real_value (value));
-            break;
-        case JSON_TRUE:
-            s_puts (text, "true");
-            break;
-        case JSON_FALSE:
-            s_puts (text, "false");
-            break;
-        case JSON_NULL:
-            s_puts (text, "null");
-            break;
-    }
+    char phase_key [4];
+    snprintf (phase_key, sizeof phase_key, "P%02d", phase);
+    json_t *contracts = json_object_get (by_phase, phase_key);
+    if (!contracts)
+        return NULL;
+    json_t *file = json_pack ("{ss sO}", "format", "farfan-contract-set/1", "contracts", contracts);
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *) by_phase, key, value)
+        if (file && s_is_extension (key) && json_object_set (file, key, value))
+            json_decref (file), file = NULL;
+    *nomem = file == NULL;
+    return file;
 }
 
 char *
 ctl_set_dumps (const json_t *value)
 {
-    s_text_t text = { NULL, 0, 0, false };
-    s_put_value (&text, value, 0);
-    s_put (&text, "\n", 1);
-    if (text.failed) {
-        free (text.data);
+    size_t size;
+    char *text = fac_json_dumps (value, 2, &size);
+    char *line = text ? (char *) realloc (text, size + 2) : NULL;
+    if (!line) {
+        free (text);
         return NULL;
     }
-    return text.data;
+    memcpy (line + size, "\n", 2);
+    return line;
 }
 
 //  mkdir -p. 0, or -1 with errno set.
@@ -2020,15 +1837,10 @@ ctl_set_write (const char *out_dir, const json_t *by_phase, char *err, size_t er
         return -1;
     }
     for (int phase = 0; phase < FAC_PHASE_COUNT; phase++) {
-        char phase_key [4];
-        snprintf (phase_key, sizeof phase_key, "P%02d", phase);
-        json_t *contracts = json_object_get (by_phase, phase_key);
-        if (!contracts)
+        bool nomem = false;
+        json_t *file = ctl_set_file (by_phase, phase, &nomem);
+        if (!file && !nomem)
             continue;
-        json_t *file = json_pack ("{ss sO}", "format", "farfan-contract-set/1", "contracts", contracts);
-        json_object_foreach ((json_t *) by_phase, key, value)
-            if (file && s_is_extension (key))
-                json_object_set (file, key, value);
         char *text = file ? ctl_set_dumps (file) : NULL;
         json_decref (file);
         if (!text) {

@@ -36,6 +36,7 @@
 #define CTL_SET_STRUCTURE_H_INCLUDED
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct _ctl_structure_t ctl_structure_t;
@@ -94,6 +95,12 @@ int
 //  ...); NULL outside 0..9.
 const char *
     ctl_set_file_name (int phase);
+
+//  The set file ctl_set_write writes for phase (0..9) of by_phase: its
+//  contracts, and by_phase's extension members. NULL when by_phase has
+//  no such phase, or (*nomem set) out of memory. Caller decrefs.
+json_t *
+    ctl_set_file (const json_t *by_phase, int phase, bool *nomem);
 
 //  The text ctl_set_write writes for a JSON value: exactly Python's
 //  json.dumps (value, indent=2, sort_keys=True, ensure_ascii=False) plus

@@ -1,12 +1,13 @@
 /*  fac_compiled — compiled contracts (see fac_contract.h). */
 #include "fac_contract.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-int
-fac_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code,
-                     char *err, size_t err_size)
+static int
+s_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code, bool jit,
+                   char *err, size_t err_size)
 {
     //  LITERAL refuses UCP, MULTILINE and DOTALL (they mean nothing there).
     //  MULTILINE also takes ALT_CIRCUMFLEX: Python's ^ matches after a
@@ -35,8 +36,25 @@ fac_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code,
     }
     //  JIT is an optimisation: without it (unsupported CPU, no executable
     //  memory) the interpreter gives the same matches.
-    pcre2_jit_compile (*code, PCRE2_JIT_COMPLETE);
+    if (jit)
+        pcre2_jit_compile (*code, PCRE2_JIT_COMPLETE);
     return 0;
+}
+
+int
+fac_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code,
+                     char *err, size_t err_size)
+{
+    return s_pattern_compile (pattern, code, true, err, err_size);
+}
+
+int
+fac_pattern_check (const fac_pattern_t *pattern, char *err, size_t err_size)
+{
+    pcre2_code *code = NULL;
+    int rc = s_pattern_compile (pattern, &code, false, err, err_size);
+    pcre2_code_free (code);
+    return rc;
 }
 
 fac_compiled_t *

@@ -4,6 +4,7 @@
     their implementation and the two must agree.
 */
 #include "fac_contract.h"
+#include "fac_json.h"
 #include "fac_method.h"
 
 #include <assert.h>
@@ -812,12 +813,10 @@ s_parse_patterns (s_parse_t *p, const json_t *object, fac_contract_t *self, json
                 .id = (char *) "", .regex = (char *) json_string_value (regex),
                 .flags = flags, .element_type = (char *) "", .weight = weight,
             };
-            pcre2_code *code = NULL;
             char reason [200];
-            if (fac_pattern_compile (&probe, &code, reason, sizeof reason) != 0)
+            if (fac_pattern_check (&probe, reason, sizeof reason) != 0)
                 s_fail (p, s_path (path, sizeof path, base, "regex"),
                         "does not compile: %s", reason);
-            pcre2_code_free (code);
         }
         if (p->errors > errors)
             continue;                   // this pattern is not kept
@@ -1121,209 +1120,8 @@ s_check_steps (s_parse_t *p, const json_t *object, const fac_method_env_t *env,
 }
 
 //  ---------------------------------------------------------------------
-//  Canonical JSON (contracts.md, "Canonical form and digest")
-
-typedef struct {
-    char *data;
-    size_t size;
-    size_t capacity;
-    bool failed;                    // an allocation failed
-} s_buffer_t;
-
-static void
-s_buffer_put (s_buffer_t *buffer, const char *bytes, size_t length)
-{
-    if (buffer->failed)
-        return;
-    if (buffer->size + length + 1 > buffer->capacity) {
-        size_t capacity = buffer->capacity ? buffer->capacity : 1024;
-        while (buffer->size + length + 1 > capacity)
-            capacity *= 2;
-        char *data = (char *) realloc (buffer->data, capacity);
-        if (!data) {
-            buffer->failed = true;
-            return;
-        }
-        buffer->data = data;
-        buffer->capacity = capacity;
-    }
-    memcpy (buffer->data + buffer->size, bytes, length);
-    buffer->size += length;
-    buffer->data [buffer->size] = '\0';
-}
-
-static void
-s_buffer_puts (s_buffer_t *buffer, const char *text)
-{
-    s_buffer_put (buffer, text, strlen (text));
-}
-
-//  A JSON string: UTF-8 as is; '"', '\\' and control characters escaped
-//  (\b \f \n \r \t, others \u00xx in lower-case hex).
-static void
-s_canon_string (s_buffer_t *buffer, const char *text, size_t length)
-{
-    s_buffer_put (buffer, "\"", 1);
-    size_t run = 0;                 // bytes copied as they are, pending
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char) text [i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            run++;
-            continue;
-        }
-        s_buffer_put (buffer, text + i - run, run);
-        run = 0;
-        char escape [8];
-        switch (c) {
-            case '"':  s_buffer_puts (buffer, "\\\""); break;
-            case '\\': s_buffer_puts (buffer, "\\\\"); break;
-            case '\b': s_buffer_puts (buffer, "\\b"); break;
-            case '\f': s_buffer_puts (buffer, "\\f"); break;
-            case '\n': s_buffer_puts (buffer, "\\n"); break;
-            case '\r': s_buffer_puts (buffer, "\\r"); break;
-            case '\t': s_buffer_puts (buffer, "\\t"); break;
-            default:
-                snprintf (escape, sizeof escape, "\\u%04x", c);
-                s_buffer_puts (buffer, escape);
-        }
-    }
-    s_buffer_put (buffer, text + length - run, run);
-    s_buffer_put (buffer, "\"", 1);
-}
-
-//  A real in its shortest round-trip form, laid out as Python's repr():
-//  the fewest significant digits (1..17) that read back as the same
-//  double; positional when the decimal exponent is in -4..15 (with ".0"
-//  when integral), else d[.ddd]e±XX.
-static void
-s_canon_real (s_buffer_t *buffer, double value)
-{
-    char scientific [40];
-    for (int precision = 0; precision <= 16; precision++) {
-        snprintf (scientific, sizeof scientific, "%.*e", precision, value);
-        if (strtod (scientific, NULL) == value)
-            break;
-    }
-    //  scientific = [-]d[<point>ddd]e(+|-)XX
-    const char *cursor = scientific;
-    bool negative = *cursor == '-';
-    if (negative)
-        cursor++;
-    char digits [24];
-    size_t digit_count = 0;
-    for (; *cursor && *cursor != 'e'; cursor++)
-        if (isdigit ((unsigned char) *cursor) && digit_count < sizeof digits - 1)
-            digits [digit_count++] = *cursor;
-    while (digit_count > 1 && digits [digit_count - 1] == '0')
-        digit_count--;
-    digits [digit_count] = '\0';
-    int exponent = *cursor == 'e' ? atoi (cursor + 1) : 0;
-
-    char out [64];
-    size_t used = 0;
-    if (negative)
-        out [used++] = '-';
-    if (exponent >= -4 && exponent < 16) {
-        if (exponent < 0) {
-            out [used++] = '0';
-            out [used++] = '.';
-            for (int i = -1; i > exponent; i--)
-                out [used++] = '0';
-            for (size_t i = 0; i < digit_count; i++)
-                out [used++] = digits [i];
-        }
-        else {
-            for (int i = 0; i <= exponent; i++)
-                out [used++] = (size_t) i < digit_count ? digits [i] : '0';
-            out [used++] = '.';
-            if ((size_t) exponent + 1 < digit_count)
-                for (size_t i = (size_t) exponent + 1; i < digit_count; i++)
-                    out [used++] = digits [i];
-            else
-                out [used++] = '0';
-        }
-        out [used] = '\0';
-    }
-    else {
-        out [used++] = digits [0];
-        if (digit_count > 1) {
-            out [used++] = '.';
-            for (size_t i = 1; i < digit_count; i++)
-                out [used++] = digits [i];
-        }
-        snprintf (out + used, sizeof out - used, "e%c%02d", exponent < 0 ? '-' : '+',
-                  exponent < 0 ? -exponent : exponent);
-    }
-    s_buffer_puts (buffer, out);
-}
-
-static int
-s_compare_keys (const void *a, const void *b)
-{
-    return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-static void
-s_canon_value (s_buffer_t *buffer, const json_t *value)
-{
-    char number [32];
-    switch (json_typeof (value)) {
-        case JSON_OBJECT: {
-            size_t count = json_object_size (value);
-            const char **keys = count ? (const char **) malloc (count * sizeof (char *)) : NULL;
-            if (count && !keys) {
-                buffer->failed = true;
-                return;
-            }
-            size_t i = 0;
-            const char *key;
-            json_t *member;
-            json_object_foreach ((json_t *) value, key, member)
-                keys [i++] = key;
-            if (count > 1)
-                qsort (keys, count, sizeof (char *), s_compare_keys);
-            s_buffer_put (buffer, "{", 1);
-            for (i = 0; i < count; i++) {
-                if (i)
-                    s_buffer_put (buffer, ",", 1);
-                s_canon_string (buffer, keys [i], strlen (keys [i]));
-                s_buffer_put (buffer, ":", 1);
-                s_canon_value (buffer, json_object_get (value, keys [i]));
-            }
-            s_buffer_put (buffer, "}", 1);
-            free (keys);
-            break;
-        }
-        case JSON_ARRAY:
-            s_buffer_put (buffer, "[", 1);
-            for (size_t i = 0; i < json_array_size (value); i++) {
-                if (i)
-                    s_buffer_put (buffer, ",", 1);
-                s_canon_value (buffer, json_array_get (value, i));
-            }
-            s_buffer_put (buffer, "]", 1);
-            break;
-        case JSON_STRING:
-            s_canon_string (buffer, json_string_value (value), json_string_length (value));
-            break;
-        case JSON_INTEGER:
-            snprintf (number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
-            s_buffer_puts (buffer, number);
-            break;
-        case JSON_REAL:
-            s_canon_real (buffer, json_real_value (value));
-            break;
-        case JSON_TRUE:
-            s_buffer_puts (buffer, "true");
-            break;
-        case JSON_FALSE:
-            s_buffer_puts (buffer, "false");
-            break;
-        case JSON_NULL:
-            s_buffer_puts (buffer, "null");
-            break;
-    }
-}
+//  Canonical JSON (contracts.md, "Canonical form and digest"): fac_json
+//  compact.
 
 static pthread_once_t s_sodium_once = PTHREAD_ONCE_INIT;
 
@@ -1386,15 +1184,13 @@ s_contract_parse (const json_t *object, const char *source, const char *prefix, 
     if (p.nomem || p.errors > 0)
         goto done;
 
-    s_buffer_t buffer = { NULL, 0, 0, false };
-    s_canon_value (&buffer, canon);
-    if (buffer.failed) {
-        free (buffer.data);
+    size_t canonical_size;
+    self->canonical = fac_json_dumps (canon, -1, &canonical_size);
+    if (!self->canonical) {
         p.nomem = true;
         goto done;
     }
-    self->canonical = buffer.data;
-    s_digest (buffer.data, buffer.size, self->digest);
+    s_digest (self->canonical, canonical_size, self->digest);
     json_decref (canon);
     free (p.step_index);
     return self;

@@ -126,7 +126,7 @@ void
 //  NULL). source names the origin in errors. Validation: required fields
 //  and types, unknown fields (but "x-..." and "_..." extensions), id
 //  syntax, phases, status, identity codes, pattern ids unique, regexes
-//  compile (fac_pattern_compile), flags known, expected elements
+//  compile (fac_pattern_check), flags known, expected elements
 //  well-formed, every method known to the registry (fac_method.h) with
 //  parameters its check accepts, inputs present (text.* methods need
 //  inputs.document, aggregations inputs.contracts), timeout in range.
@@ -167,6 +167,12 @@ typedef struct {
 int
     fac_pattern_compile (const fac_pattern_t *pattern, pcre2_code **code,
                          char *err, size_t err_size);
+
+//  Whether the pattern compiles, as fac_pattern_compile would compile it,
+//  without the JIT step (validation only: nothing is kept). Returns 0, or
+//  -1 with PCRE2's message and offset in err.
+int
+    fac_pattern_check (const fac_pattern_t *pattern, char *err, size_t err_size);
 
 //  Compiles every pattern. NULL with the reason in err (cannot happen for a
 //  contract that passed validation, short of memory).

@@ -302,12 +302,21 @@ s_task_report (s_task_t *task, int status, const char *error, bool on_worker)
             out->length = match->length;
             if (contract && match->pattern < contract->pattern_count)
                 out->pattern_id = contract->patterns [match->pattern].id;
+            else
+            if (match->pattern == FAC_MATCH_COPIED && match->copied_pattern_id)
+                out->pattern_id = (char *) match->copied_pattern_id;
             char *snippet = snippets + next_match * (FAC_EVIDENCE_SNIPPET_MAX + 1);
             size_t length = 0;
             if (ctx->text && match->offset + match->length <= ctx->text_size) {
                 length = ff_utf8_prefix (ctx->text + match->offset, match->length,
                                          FAC_EVIDENCE_SNIPPET_MAX);
                 memcpy (snippet, ctx->text + match->offset, length);
+            }
+            else
+            if (match->pattern == FAC_MATCH_COPIED && match->copied_text) {
+                size_t copied = strlen (match->copied_text);
+                length = ff_utf8_prefix (match->copied_text, copied, FAC_EVIDENCE_SNIPPET_MAX);
+                memcpy (snippet, match->copied_text, length);
             }
             snippet [length] = '\0';
             out->text = snippet;
@@ -1331,7 +1340,12 @@ fac_engine_destroy (fac_engine_t **self_p)
             batch->sink->abandon (batch->sink);
         batch->sink = NULL;
         batch->done_sent = true;
-        for (size_t i = 0; i < batch->total; i++) {
+        //  The batch goes with its last task: count them first, and never
+        //  read the batch after that one.
+        size_t live = 0;
+        for (size_t i = 0; i < batch->total; i++)
+            live += batch->tasks [i] != NULL;
+        for (size_t i = 0; live > 0; i++) {
             s_task_t *task = batch->tasks [i];
             if (!task)
                 continue;
@@ -1339,7 +1353,8 @@ fac_engine_destroy (fac_engine_t **self_p)
             s_timer_end (self, &task->wait_timer);
             if (task->exec)
                 fac_exec_cancel (&task->exec);
-            s_task_free (task);     //  frees the batch with its last task
+            live--;
+            s_task_free (task);
         }
     }
     zlistx_destroy (&self->batches);

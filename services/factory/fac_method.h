@@ -41,6 +41,10 @@ typedef struct {
     uint64_t offset;            // byte offset in the document
     uint32_t length;            // bytes
     uint32_t pattern;           // index into the contract's patterns, or FAC_MATCH_EXTRACTED
+    //  FAC_MATCH_COPIED only: the input's quoted text and pattern id,
+    //  borrowed from the batch's inputs (NULL = none).
+    const char *copied_text;
+    const char *copied_pattern_id;
 } fac_match_t;
 
 //  fac_match_t.pattern of a match that text.extract_numbers added to an

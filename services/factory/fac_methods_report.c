@@ -4,13 +4,15 @@
 
     The report is assembled in two steps: a model (every input classified
     by its type and identity, indexed by cluster, policy area, dimension
-    and question; strings made valid UTF-8 and capped), then one renderer
-    per format over that model. Every number printed comes from an input;
-    an input that is missing, failed, timed out or was skipped is shown as
-    such, never as a 0. Names (of clusters, policy areas, dimensions,
-    questions) come from the inputs' titles; the C knows only generic
-    labels and the contract id conventions of a FARFAN set (used only for
-    inputs that arrive without type or identity, i.e. missing ones). */
+    and question; strings made valid UTF-8 and capped), then the formats
+    over that model: a JSON writer, and one walk of the sections for
+    Markdown and HTML, which differ only in their markup (s_format_t).
+    Every number printed comes from an input; an input that is missing,
+    failed, timed out or was skipped is shown as such, never as a 0.
+    Names (of clusters, policy areas, dimensions, questions) come from the
+    inputs' titles; the C knows only generic labels and the contract id
+    conventions of a FARFAN set (used only for inputs that arrive without
+    type or identity, i.e. missing ones). */
 #include "fac_methods.h"
 #include "ff_utf8.h"
 
@@ -198,35 +200,58 @@ s_buf_printf (s_buf_t *buf, const char *format, ...)
     buf->size += (size_t) needed;
 }
 
-//  Text for HTML content or a quoted attribute: the markup characters, and
-//  ':' and '=' too, so that nothing a plan says can look like a URL scheme
-//  or an attribute to a reader or a filter (the page renders the same).
-//  Control characters become spaces.
-static void
-s_html (s_buf_t *buf, const char *text)
+//  What a character of text becomes (NULL: itself); c points into text.
+typedef const char *(s_replace_fn) (const char *text, const char *c);
+
+//  text with each character replace () names replaced.
+static inline void
+s_escape (s_buf_t *buf, const char *text, s_replace_fn *replace)
 {
     const char *run = text;
     for (const char *c = text; *c; c++) {
-        const char *replacement;
-        switch (*c) {
-            case '<': replacement = "&lt;"; break;
-            case '>': replacement = "&gt;"; break;
-            case '&': replacement = "&amp;"; break;
-            case '"': replacement = "&quot;"; break;
-            case '\'': replacement = "&#39;"; break;
-            case ':': replacement = "&#58;"; break;
-            case '=': replacement = "&#61;"; break;
-            default:
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                    replacement = " ";
-                else
-                    continue;
-        }
+        const char *replacement = replace (text, c);
+        if (!replacement)
+            continue;
         s_buf_addn (buf, run, (size_t) (c - run));
         s_buf_add (buf, replacement);
         run = c + 1;
     }
     s_buf_add (buf, run);
+}
+
+//  Both formats: HTML's markup characters as entities (Markdown passes
+//  raw HTML through), control characters as spaces.
+static inline const char *
+s_markup_replacement (char c)
+{
+    switch (c) {
+        case '<': return "&lt;";
+        case '>': return "&gt;";
+        case '&': return "&amp;";
+        default:
+            return (unsigned char) c < 0x20 || c == 0x7f? " ": NULL;
+    }
+}
+
+//  HTML content or a quoted attribute: the markup characters, and ':' and
+//  '=' too, so that nothing a plan says can look like a URL scheme or an
+//  attribute to a reader or a filter (the page renders the same).
+static const char *
+s_html_replacement (const char *text, const char *c)
+{
+    switch (*c) {
+        case '"': return "&quot;";
+        case '\'': return "&#39;";
+        case ':': return "&#58;";
+        case '=': return "&#61;";
+        default: return s_markup_replacement (*c);
+    }
+}
+
+static void
+s_html (s_buf_t *buf, const char *text)
+{
+    s_escape (buf, text, s_html_replacement);
 }
 
 //  A byte of a word for CommonMark's emphasis rules: letters, digits and
@@ -239,45 +264,32 @@ s_md_word (char c)
         || (byte >= 'A' && byte <= 'Z');
 }
 
-//  Text for a Markdown table cell: HTML's markup characters as entities
-//  (Markdown passes raw HTML through), Markdown's own escaped with a
-//  backslash (no emphasis, code, links or cell breaks from plan text),
-//  line breaks and control characters as spaces.
+//  A Markdown table cell: the markup characters, Markdown's own escaped
+//  with a backslash (no emphasis, code, links or cell breaks from plan
+//  text), line breaks as spaces.
+static const char *
+s_md_replacement (const char *text, const char *c)
+{
+    switch (*c) {
+        case '\\': return "\\\\";
+        case '|': return "\\|";
+        case '`': return "\\`";
+        case '*': return "\\*";
+        case '_':
+            //  Inside a word (AGG_MACRO, metas_cuantificadas) an
+            //  underscore is never emphasis (CommonMark): left as is.
+            return c > text && s_md_word (c [-1]) && s_md_word (c [1])? NULL: "\\_";
+        case '[': return "\\[";
+        case ']': return "\\]";
+        case '#': return "\\#";
+        default: return s_markup_replacement (*c);
+    }
+}
+
 static void
 s_md (s_buf_t *buf, const char *text)
 {
-    const char *run = text;
-    for (const char *c = text; *c; c++) {
-        const char *replacement;
-        switch (*c) {
-            case '<': replacement = "&lt;"; break;
-            case '>': replacement = "&gt;"; break;
-            case '&': replacement = "&amp;"; break;
-            case '\\': replacement = "\\\\"; break;
-            case '|': replacement = "\\|"; break;
-            case '`': replacement = "\\`"; break;
-            case '*': replacement = "\\*"; break;
-            case '_':
-                //  Inside a word (AGG_MACRO, metas_cuantificadas) an
-                //  underscore is never emphasis (CommonMark): left as is.
-                if (c > text && s_md_word (c [-1]) && s_md_word (c [1]))
-                    continue;
-                replacement = "\\_";
-                break;
-            case '[': replacement = "\\["; break;
-            case ']': replacement = "\\]"; break;
-            case '#': replacement = "\\#"; break;
-            default:
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                    replacement = " ";
-                else
-                    continue;
-        }
-        s_buf_addn (buf, run, (size_t) (c - run));
-        s_buf_add (buf, replacement);
-        run = c + 1;
-    }
-    s_buf_add (buf, run);
+    s_escape (buf, text, s_md_replacement);
 }
 
 //  A JSON string literal (text is valid UTF-8, written as is).
@@ -651,6 +663,29 @@ s_code_copy (char *out, const char *text, size_t length)
     out [length] = '\0';
 }
 
+//  Whether text is exactly a code (letters then digits); copies it to out.
+static bool
+s_code_is (const char *text, const char *letters, int digits, char *out)
+{
+    size_t n = s_code_at (text, letters, digits);
+    if (!n || text [n])
+        return false;
+    s_code_copy (out, text, n);
+    return true;
+}
+
+//  Whether text is exactly <code>_PAxx (the code: letters then digits);
+//  copies the code to out and the policy area to area.
+static bool
+s_code_pair (const char *text, const char *letters, int digits, char *out, char *area)
+{
+    size_t n = s_code_at (text, letters, digits);
+    if (!n || text [n] != '_' || !s_code_is (text + n + 1, "PA", 2, area))
+        return false;
+    s_code_copy (out, text, n);
+    return true;
+}
+
 //  The role and identity a FARFAN set's id conventions give (design of
 //  issue #6): AGG_MACRO, AGG_CLzz, AGG_PAxx, AGG_DIMyy_PAxx,
 //  [SCORE_]Qnnn_PAxx, VALIDATE_DOCUMENT, INGEST, RECOMMEND. Used for inputs
@@ -659,7 +694,6 @@ static s_role_t
 s_role_from_id (s_item_t *item)
 {
     const char *id = item->id, *rest;
-    size_t n, m;
     if (strcmp (id, "AGG_MACRO") == 0)
         return S_ROLE_MACRO;
     if (strcmp (id, "VALIDATE_DOCUMENT") == 0)
@@ -669,30 +703,18 @@ s_role_from_id (s_item_t *item)
     if (strcmp (id, "RECOMMEND") == 0)
         return S_ROLE_RECOMMEND;
     if (s_has_prefix (id, "AGG_", &rest)) {
-        if ((n = s_code_at (rest, "CL", 2)) && !rest [n]) {
-            s_code_copy (item->parsed [3], rest, n);
+        if (s_code_is (rest, "CL", 2, item->parsed [3]))
             return S_ROLE_CLUSTER;
-        }
-        if ((n = s_code_at (rest, "PA", 2)) && !rest [n]) {
-            s_code_copy (item->parsed [1], rest, n);
+        if (s_code_is (rest, "PA", 2, item->parsed [1]))
             return S_ROLE_AREA;
-        }
-        if ((n = s_code_at (rest, "DIM", 2)) && rest [n] == '_'
-        &&  (m = s_code_at (rest + n + 1, "PA", 2)) && !rest [n + 1 + m]) {
-            s_code_copy (item->parsed [2], rest, n);
-            s_code_copy (item->parsed [1], rest + n + 1, m);
+        if (s_code_pair (rest, "DIM", 2, item->parsed [2], item->parsed [1]))
             return S_ROLE_CELL;
-        }
         return S_ROLE_OTHER;
     }
     if (!s_has_prefix (id, "SCORE_", &rest))
         rest = id;
-    if ((n = s_code_at (rest, "Q", 3)) && rest [n] == '_'
-    &&  (m = s_code_at (rest + n + 1, "PA", 2)) && !rest [n + 1 + m]) {
-        s_code_copy (item->parsed [0], rest, n);
-        s_code_copy (item->parsed [1], rest + n + 1, m);
+    if (s_code_pair (rest, "Q", 3, item->parsed [0], item->parsed [1]))
         return S_ROLE_QUESTION;
-    }
     return S_ROLE_OTHER;
 }
 
@@ -1069,6 +1091,24 @@ s_dimension_title (s_model_t *model, const char *title)
     return kept? kept: "";
 }
 
+//  The groups of an item's policy area and dimension (created if new).
+static void
+s_area_dimension (s_model_t *model, const s_item_t *item)
+{
+    s_group (model->areas, &model->area_count, item->area);
+    s_group (model->dimensions, &model->dimension_count, item->dimension);
+}
+
+//  Puts item in slot unless an earlier input took it (the first wins).
+static bool
+s_place_once (s_item_t **slot, s_item_t *item)
+{
+    if (*slot)
+        return false;
+    *slot = item;
+    return true;
+}
+
 //  Builds the model of ctx's inputs. 0, or -1 when out of memory.
 static int
 s_model_build (s_model_t *model, const fac_context_t *ctx, const s_params_t *cfg)
@@ -1127,45 +1167,31 @@ s_model_build (s_model_t *model, const fac_context_t *ctx, const s_params_t *cfg
         bool placed = false;
         switch (item->role) {
             case S_ROLE_MACRO:
-                placed = !model->macro;
-                if (placed)
-                    model->macro = item;
+                placed = s_place_once (&model->macro, item);
                 break;
             case S_ROLE_PROFILE:
-                placed = !model->profile;
-                if (placed)
-                    model->profile = item;
+                placed = s_place_once (&model->profile, item);
                 break;
             case S_ROLE_SECTIONS:
-                placed = !model->sections_item;
-                if (placed)
-                    model->sections_item = item;
+                placed = s_place_once (&model->sections_item, item);
                 break;
             case S_ROLE_RECOMMEND:
-                placed = !model->recommend_item;
-                if (placed)
-                    model->recommend_item = item;
+                placed = s_place_once (&model->recommend_item, item);
                 break;
             case S_ROLE_CLUSTER:
                 group = s_group (model->clusters, &model->cluster_count, item->cluster);
-                placed = group && !group->item;
-                if (placed)
-                    group->item = item;
+                placed = group && s_place_once (&group->item, item);
                 break;
             case S_ROLE_AREA:
                 group = s_group (model->areas, &model->area_count, item->area);
-                placed = group && !group->item;
-                if (placed)
-                    group->item = item;
+                placed = group && s_place_once (&group->item, item);
                 break;
             case S_ROLE_CELL:
-                s_group (model->areas, &model->area_count, item->area);
-                s_group (model->dimensions, &model->dimension_count, item->dimension);
+                s_area_dimension (model, item);
                 placed = true;          // duplicates found below, with the table
                 break;
             case S_ROLE_QUESTION:
-                s_group (model->areas, &model->area_count, item->area);
-                s_group (model->dimensions, &model->dimension_count, item->dimension);
+                s_area_dimension (model, item);
                 model->questions [model->question_count++] = item;
                 s_question_evidence (model, item, &ref_next, &element_next, &missing_next);
                 placed = true;
@@ -1416,6 +1442,22 @@ s_jw_aggregate (s_jw_t *w, const s_item_t *item)
     s_jw_value (w, "output", item? item->output: NULL);
 }
 
+//  {"contract", "status", "count", "listed", "malformed", "items": [ of
+//  what one input found (plan sections, recommendations); the caller
+//  writes the items and closes both.
+static void
+s_jw_listing_open (s_jw_t *w, const char *key, const s_item_t *item, size_t total, size_t listed,
+                   size_t malformed)
+{
+    s_jw_open (w, key, "{", false);
+    s_jw_str (w, "contract", item->id);
+    s_jw_str (w, "status", s_status_name (item->status));
+    s_jw_int (w, "count", (long long) total);
+    s_jw_int (w, "listed", (long long) listed);
+    s_jw_int (w, "malformed", (long long) malformed);
+    s_jw_open (w, "items", "[", false);
+}
+
 static void
 s_render_json (s_buf_t *buf, const s_model_t *model)
 {
@@ -1456,13 +1498,8 @@ s_render_json (s_buf_t *buf, const s_model_t *model)
         s_jw_value (w, "document", NULL);
 
     if (model->sections_item) {
-        s_jw_open (w, "sections", "{", false);
-        s_jw_str (w, "contract", model->sections_item->id);
-        s_jw_str (w, "status", s_status_name (model->sections_item->status));
-        s_jw_int (w, "count", (long long) model->section_total);
-        s_jw_int (w, "listed", (long long) model->section_count);
-        s_jw_int (w, "malformed", (long long) model->section_malformed);
-        s_jw_open (w, "items", "[", false);
+        s_jw_listing_open (w, "sections", model->sections_item, model->section_total,
+                           model->section_count, model->section_malformed);
         for (size_t i = 0; i < model->section_count; i++) {
             const s_section_t *section = &model->sections [i];
             s_jw_open (w, NULL, "{", true);
@@ -1588,13 +1625,8 @@ s_render_json (s_buf_t *buf, const s_model_t *model)
     s_jw_close (w, "]");
 
     if (model->recommend_item) {
-        s_jw_open (w, "recommendations", "{", false);
-        s_jw_str (w, "contract", model->recommend_item->id);
-        s_jw_str (w, "status", s_status_name (model->recommend_item->status));
-        s_jw_int (w, "count", (long long) model->recommendation_total);
-        s_jw_int (w, "listed", (long long) model->recommendation_count);
-        s_jw_int (w, "malformed", (long long) model->recommendation_malformed);
-        s_jw_open (w, "items", "[", false);
+        s_jw_listing_open (w, "recommendations", model->recommend_item, model->recommendation_total,
+                           model->recommendation_count, model->recommendation_malformed);
         for (size_t r = 0; r < model->recommendation_count; r++) {
             const s_recommendation_t *rec = &model->recommendations [r];
             s_jw_open (w, NULL, "{", true);
@@ -1641,7 +1673,8 @@ s_render_json (s_buf_t *buf, const s_model_t *model)
 }
 
 //  ---------------------------------------------------------------------
-//  What the human formats share
+//  Markdown and HTML: one walk over the model (s_render_text); a format
+//  (s_markdown, s_html_page) gives the markup
 
 //  The score as shown: "2.35", or what stands for it (missing, failed...).
 static const char *
@@ -1751,14 +1784,228 @@ s_value_text (s_buf_t *out, const json_t *value)
     }
 }
 
+//  The report's first sentences: how many inputs it has, how to read it.
+static void
+s_lead (s_buf_t *buf, const s_model_t *model)
+{
+    s_buf_printf (buf, "%zu of %zu inputs present and OK (%.1f %%). Scores are on the 0\xe2\x80\x93"
+                  "3 scale; each names the contract that produced it, and each quote gives its "
+                  "byte offset and length in the submitted text.", model->ok_count, model->item_count,
+                  model->item_count? 100.0 * (double) model->ok_count / (double) model->item_count: 0.0);
+}
+
+//  The codes of a cluster's policy areas into codes (room for every area).
+static size_t
+s_cluster_areas (const s_model_t *model, const char *cluster, const char **codes)
+{
+    size_t count = 0;
+    for (size_t a = 0; a < model->area_count; a++)
+        if (strcmp (model->areas [a].cluster, cluster) == 0)
+            codes [count++] = model->areas [a].code;
+    return count;
+}
+
 typedef void (s_escape_fn) (s_buf_t *buf, const char *text);
 
-//  Each member of the text.profile object as (key, value) through row.
+//  A bar of a chart: what it stands for, and its result (NULL: missing).
+typedef struct {
+    const char *code;
+    const char *name;
+    const s_item_t *item;
+} s_bar_t;
+
+//  A column of a table: its heading, and whether it holds figures
+//  (right-aligned).
+typedef struct {
+    const char *name;
+    bool figure;
+} s_column_t;
+
+//  The table heading of a list of columns.
+#define S_COLUMNS(...) (const s_column_t []) { __VA_ARGS__ }, \
+    sizeof ((const s_column_t []) { __VA_ARGS__ }) / sizeof (s_column_t)
+
+//  What the human formats differ in. Every piece of text written through
+//  it comes escaped by the format; a NULL hook writes nothing.
+typedef struct {
+    s_escape_fn *escape;
+    //  The page before the first section (title, lead) and after the last.
+    void (*begin) (s_buf_t *buf, const s_model_t *model);
+    void (*end) (s_buf_t *buf, const s_model_t *model);
+    //  A section's heading (id: an anchor) and its end.
+    void (*section_open) (s_buf_t *buf, const char *id, const char *title);
+    const char *section_close;
+    //  A table's heading row, and its end once a heading was written.
+    void (*table_open) (s_buf_t *buf, const s_column_t *columns, size_t count);
+    const char *table_close;
+    //  After a count line whose table has no row (no heading written).
+    const char *no_table;
+    //  One cell of escaped text ("—" for ""); class_name (HTML; "n": a
+    //  figure) may be NULL.
+    void (*cell) (s_buf_t *buf, const char *class_name, const char *text);
+    //  The score cell of a result; NULL item: missing.
+    void (*score_cell) (s_buf_t *buf, const s_item_t *item);
+    //  The opening of a plan section's title cell (indented by level).
+    void (*section_title_open) (s_buf_t *buf, long long level);
+    //  The quotes of a question's evidence, in its cell.
+    void (*evidence) (s_buf_t *buf, const s_item_t *item);
+    //  The charts (HTML): bars of clusters and areas, of one area's questions.
+    void (*hbars) (s_buf_t *buf, const char *caption, const s_bar_t *bars, size_t count);
+    void (*vbars) (s_buf_t *buf, const char *caption, const s_bar_t *bars, size_t count);
+    //  Before the overall table: the score at a glance (HTML).
+    void (*overall_lead) (s_buf_t *buf, const s_item_t *macro);
+    //  Around the dimension table: heading row, and after it (the names of
+    //  the dimensions, where the heading has no room for them).
+    void (*matrix_open) (s_buf_t *buf, const s_model_t *model);
+    void (*matrix_close) (s_buf_t *buf, const s_model_t *model);
+    const char *row_open, *row_close;           // a table's row
+    const char *cell_open, *cell_close;         // a cell written in pieces
+    const char *figure_open;                    // a cell of a figure
+    const char *line_open, *line_close;         // a line of text, its full stop
+    const char *note_open, *note_close;         // a remark (nothing to show)
+    const char *aside_open, *aside_close;       // a figure's detail (offsets)
+    const char *muted_open, *muted_close;       // a placeholder
+    const char *area_open, *area_close;         // the heading of an area's questions
+    const char *code_open, *code_close;         // a contract id in a remark
+    const char *head_open, *head_close;         // the first cell of a row of the
+    const char *small_open, *small_close;       // dimension table: code, small name
+    const char *others_heading;                 // of the inputs that fit nowhere
+} s_format_t;
+
+//  A remark where there is nothing to show.
 static void
-s_profile_rows (s_buf_t *buf, const s_model_t *model, s_escape_fn *escape,
-                const char *row_start, const char *cell_break, const char *row_end)
+s_note (s_buf_t *buf, const s_format_t *f, const char *text)
 {
-    json_t *profile = json_object_get (model->profile->output, "text.profile");
+    s_buf_add (buf, f->note_open);
+    s_buf_add (buf, text);
+    s_buf_add (buf, f->note_close);
+}
+
+//  "No <what>": no input provides it, or the one that does is not OK.
+static void
+s_missing_note (s_buf_t *buf, const s_format_t *f, const char *what, const s_item_t *item)
+{
+    s_buf_add (buf, f->note_open);
+    if (!item)
+        s_buf_printf (buf, "No input of this report provides the %s.", what);
+    else {
+        s_buf_printf (buf, "No %s: %s", what, f->code_open);
+        f->escape (buf, item->id);
+        s_buf_printf (buf, "%s %s.", f->code_close, s_status_phrase (item->status));
+    }
+    s_buf_add (buf, f->note_close);
+}
+
+//  Before what an input that is not OK reported: that it is not.
+static void
+s_status_note (s_buf_t *buf, const s_format_t *f, const s_item_t *item)
+{
+    if (item->status == S_RESULT_OK)
+        return;
+    s_buf_add (buf, f->note_open);
+    s_buf_add (buf, f->code_open);
+    f->escape (buf, item->id);
+    s_buf_printf (buf, "%s %s; what it reported:", f->code_close, s_status_phrase (item->status));
+    s_buf_add (buf, f->note_close);
+}
+
+//  The heading of a section listing what one input found (recommendations,
+//  plan sections): false, with a note, when there is nothing to list.
+static bool
+s_listing_open (s_buf_t *buf, const s_format_t *f, const char *id, const char *title,
+                const char *missing_what, const s_item_t *item, bool present, const char *what,
+                size_t total, size_t malformed, size_t listed)
+{
+    f->section_open (buf, id, title);
+    if (!item || !present) {
+        s_missing_note (buf, f, missing_what, item);
+        s_buf_add (buf, f->section_close);
+        return false;
+    }
+    s_status_note (buf, f, item);
+    s_buf_printf (buf, "%s%zu %s", f->line_open, total - malformed, what);
+    if (malformed)
+        s_buf_printf (buf, " (%zu malformed entries left out)", malformed);
+    if (listed + malformed < total)
+        s_buf_printf (buf, ", the first %zu listed", listed);
+    s_buf_add (buf, f->line_close);
+    return true;
+}
+
+//  The score, quality and confidence cells of an aggregation (NULL: missing).
+static void
+s_result_cells (s_buf_t *buf, const s_format_t *f, const s_item_t *item)
+{
+    char figure [32];
+    f->score_cell (buf, item);
+    f->cell (buf, NULL, item? item->quality: "");
+    f->cell (buf, "n", s_fixed (item? item->confidence: NAN, figure, sizeof figure));
+}
+
+//  One bar per group (clusters, policy areas) into bars (when charted).
+static void
+s_group_bars (s_bar_t *bars, const s_group_t *groups, size_t count)
+{
+    for (size_t g = 0; bars && g < count; g++)
+        bars [g] = (s_bar_t) { groups [g].code, groups [g].title, groups [g].item };
+}
+
+//  A cell listing texts, ", " between them; "—" for none.
+static void
+s_list_cell (s_buf_t *buf, const s_format_t *f, const char *const *texts, size_t count)
+{
+    s_buf_add (buf, f->cell_open);
+    for (size_t i = 0; i < count; i++) {
+        s_buf_add (buf, i? ", ": "");
+        f->escape (buf, texts [i]);
+    }
+    if (!count)
+        s_buf_lit (buf, "\xe2\x80\x94");
+    s_buf_add (buf, f->cell_close);
+}
+
+static void
+s_text_overall (s_buf_t *buf, const s_format_t *f, const s_model_t *model)
+{
+    char figure [32], note [160];
+    f->section_open (buf, "overall", "Overall");
+    const s_item_t *macro = model->macro;
+    if (macro) {
+        if (f->overall_lead)
+            f->overall_lead (buf, macro);
+        f->table_open (buf, S_COLUMNS ({ "Contract", false }, { "Title", false }, { "Score", true },
+                                       { "Quality", false }, { "Confidence", true },
+                                       { "Adjustment", false }));
+        s_buf_add (buf, f->row_open);
+        s_aggregate_note (macro, note, sizeof note);
+        f->cell (buf, NULL, macro->id);
+        f->cell (buf, NULL, macro->title);
+        f->score_cell (buf, macro);
+        f->cell (buf, NULL, macro->quality);
+        f->cell (buf, "n", s_fixed (macro->confidence, figure, sizeof figure));
+        f->cell (buf, NULL, note);
+        s_buf_add (buf, f->row_close);
+        s_buf_add (buf, f->table_close);
+    }
+    else
+        s_missing_note (buf, f, "overall score", NULL);
+    s_buf_add (buf, f->section_close);
+}
+
+//  Each member of the text.profile object as a row (measure, value).
+static void
+s_text_document (s_buf_t *buf, const s_format_t *f, const s_model_t *model)
+{
+    f->section_open (buf, "document", "Document");
+    json_t *profile = model->profile && model->profile->output
+                    ? json_object_get (model->profile->output, "text.profile"): NULL;
+    if (!json_is_object (profile)) {
+        s_missing_note (buf, f, "document profile", model->profile);
+        s_buf_add (buf, f->section_close);
+        return;
+    }
+    s_status_note (buf, f, model->profile);
+    f->table_open (buf, S_COLUMNS ({ "Measure", false }, { "Value", false }));
     const char *key;
     json_t *value;
     s_buf_t text = { 0 };
@@ -1769,34 +2016,315 @@ s_profile_rows (s_buf_t *buf, const s_model_t *model, s_escape_fn *escape,
             buf->failed = true;
             break;
         }
-        s_buf_add (buf, row_start);
-        escape (buf, key);
-        s_buf_add (buf, cell_break);
+        s_buf_add (buf, f->row_open);
+        s_buf_add (buf, f->cell_open);
+        f->escape (buf, key);
+        s_buf_add (buf, f->cell_close);
+        s_buf_add (buf, f->cell_open);
         s_arena_t arena = { 0 };
-        escape (buf, s_clean (&arena, text.size? text.data: "", S_TEXT_MAX));
+        f->escape (buf, s_clean (&arena, text.size? text.data: "", S_TEXT_MAX));
         buf->failed |= arena.failed;
         s_arena_free (&arena);
-        s_buf_add (buf, row_end);
+        s_buf_add (buf, f->cell_close);
+        s_buf_add (buf, f->row_close);
     }
     free (text.data);
+    s_buf_add (buf, f->table_close);
+    s_buf_add (buf, f->section_close);
+}
+
+//  After a group's code and name: the rest of its row. codes: room for
+//  the code of every policy area.
+typedef void (s_group_row_fn) (s_buf_t *buf, const s_format_t *f, const s_model_t *model,
+                               const s_group_t *group, const char **codes);
+
+//  A cluster: its policy areas, its result, the aggregation's adjustment.
+static void
+s_cluster_row (s_buf_t *buf, const s_format_t *f, const s_model_t *model, const s_group_t *cluster,
+               const char **codes)
+{
+    char note [160];
+    s_list_cell (buf, f, codes, s_cluster_areas (model, cluster->code, codes));
+    s_aggregate_note (cluster->item, note, sizeof note);
+    s_result_cells (buf, f, cluster->item);
+    f->cell (buf, NULL, note);
+    f->cell (buf, NULL, cluster->item? cluster->item->id: "");
+}
+
+//  A policy area: its cluster and its result.
+static void
+s_area_row (s_buf_t *buf, const s_format_t *f, const s_model_t *model, const s_group_t *area,
+            const char **codes)
+{
+    f->cell (buf, NULL, area->cluster);
+    s_result_cells (buf, f, area->item);
+    f->cell (buf, NULL, area->item? area->item->id: "");
+}
+
+//  A section of groups (clusters, policy areas): a chart of their scores
+//  and a row each, or the remark empty when there are none.
+static void
+s_group_section (s_buf_t *buf, const s_format_t *f, const s_model_t *model, s_bar_t *bars,
+                 const char **codes, const char *id, const char *title, const s_group_t *groups,
+                 size_t count, const char *caption, const s_column_t *columns, size_t column_count,
+                 s_group_row_fn *row, const char *empty)
+{
+    f->section_open (buf, id, title);
+    if (count) {
+        s_group_bars (bars, groups, count);
+        if (f->hbars)
+            f->hbars (buf, caption, bars, count);
+        f->table_open (buf, columns, column_count);
+        for (size_t g = 0; g < count; g++) {
+            s_buf_add (buf, f->row_open);
+            f->cell (buf, NULL, groups [g].code);
+            f->cell (buf, NULL, groups [g].title);
+            row (buf, f, model, &groups [g], codes);
+            s_buf_add (buf, f->row_close);
+        }
+        s_buf_add (buf, f->table_close);
+    }
+    else
+        s_note (buf, f, empty);
+    s_buf_add (buf, f->section_close);
+}
+
+//  Clusters and policy areas, then the dimension × policy area table.
+static void
+s_text_groups (s_buf_t *buf, const s_format_t *f, const s_model_t *model, s_bar_t *bars,
+               const char **codes)
+{
+    s_group_section (buf, f, model, bars, codes, "clusters", "Clusters", model->clusters,
+                     model->cluster_count, "Cluster scores (0-3)",
+                     S_COLUMNS ({ "Cluster", false }, { "Name", false }, { "Policy areas", false },
+                                { "Score", true }, { "Quality", false }, { "Confidence", true },
+                                { "Adjustment", false }, { "Contract", false }),
+                     s_cluster_row, "No cluster scores among the inputs.");
+    s_group_section (buf, f, model, bars, codes, "areas", "Policy areas", model->areas,
+                     model->area_count, "Policy area scores (0-3)",
+                     S_COLUMNS ({ "Policy area", false }, { "Name", false }, { "Cluster", false },
+                                { "Score", true }, { "Quality", false }, { "Confidence", true },
+                                { "Contract", false }),
+                     s_area_row, "No policy area scores among the inputs.");
+
+    f->section_open (buf, "matrix", "Dimensions \xc3\x97 policy areas");
+    if (model->area_count && model->dimension_count) {
+        f->matrix_open (buf, model);
+        for (size_t a = 0; a < model->area_count; a++) {
+            s_buf_add (buf, f->head_open);
+            f->escape (buf, model->areas [a].code);
+            if (*model->areas [a].title) {
+                s_buf_add (buf, f->small_open);
+                f->escape (buf, model->areas [a].title);
+                s_buf_add (buf, f->small_close);
+            }
+            s_buf_add (buf, f->head_close);
+            for (size_t d = 0; d < model->dimension_count; d++)
+                f->score_cell (buf, model->cells [a * model->dimension_count + d]);
+            s_buf_add (buf, f->row_close);
+        }
+        f->matrix_close (buf, model);
+    }
+    else
+        s_note (buf, f, "No dimension scores among the inputs.");
+    s_buf_add (buf, f->section_close);
+}
+
+//  The questions, by policy area: a chart and a row each.
+static void
+s_text_questions (s_buf_t *buf, const s_format_t *f, const s_model_t *model, s_bar_t *bars)
+{
+    f->section_open (buf, "questions", "Questions");
+    if (!model->question_count)
+        s_note (buf, f, "No question scores among the inputs.");
+    //  Every question has a policy area (s_item_init), so is in one group.
+    for (size_t a = 0; a < model->area_count; a++) {
+        const s_group_t *area = &model->areas [a];
+        s_buf_add (buf, f->area_open);
+        f->escape (buf, area->code);
+        if (*area->title) {
+            s_buf_lit (buf, " \xe2\x80\x94 ");
+            f->escape (buf, area->title);
+        }
+        s_buf_add (buf, f->area_close);
+        if (!area->count) {
+            s_note (buf, f, "No question scores of this policy area among the inputs.");
+            continue;
+        }
+        if (f->vbars) {
+            for (size_t q = 0; q < area->count; q++) {
+                const s_item_t *item = model->questions [area->first + q];
+                bars [q] = (s_bar_t) { *item->question? item->question: item->id, item->title, item };
+            }
+            s_buf_t caption = { 0 };
+            s_buf_lit (&caption, "Question scores (0-3) of ");
+            s_buf_add (&caption, area->code);
+            f->vbars (buf, caption.failed? "Question scores (0-3)": caption.data, bars, area->count);
+            free (caption.data);
+        }
+        f->table_open (buf, S_COLUMNS ({ "Question", false }, { "Dimension", false },
+                                       { "Title", false }, { "Score", true }, { "Quality", false },
+                                       { "Evidence quoted (byte offset, length)", false },
+                                       { "Missing elements", false }));
+        for (size_t q = area->first; q < area->first + area->count; q++) {
+            const s_item_t *item = model->questions [q];
+            s_buf_add (buf, f->row_open);
+            f->cell (buf, NULL, *item->question? item->question: item->id);
+            f->cell (buf, NULL, item->dimension);
+            f->cell (buf, NULL, item->title);
+            f->score_cell (buf, item);
+            f->cell (buf, NULL, item->quality);
+            s_buf_add (buf, f->cell_open);
+            f->evidence (buf, item);
+            s_buf_add (buf, f->cell_close);
+            s_list_cell (buf, f, item->missing, item->missing_count);
+            s_buf_add (buf, f->row_close);
+        }
+        s_buf_add (buf, f->table_close);
+    }
+    s_buf_add (buf, f->section_close);
 }
 
 static void
-s_inputs_line (char *out, size_t size, const s_model_t *model)
+s_text_recommendations (s_buf_t *buf, const s_format_t *f, const s_model_t *model)
 {
-    snprintf (out, size, "%zu of %zu inputs present and OK (%.1f %%)", model->ok_count,
-              model->item_count,
-              model->item_count? 100.0 * (double) model->ok_count / (double) model->item_count: 0.0);
+    char figure [32];
+    if (!s_listing_open (buf, f, "recommendations", "Recommendations", "recommendations",
+                         model->recommend_item, model->recommendations != NULL, "recommendations",
+                         model->recommendation_total, model->recommendation_malformed,
+                         model->recommendation_count))
+        return;
+    if (model->recommendation_count)
+        f->table_open (buf, S_COLUMNS ({ "#", true }, { "Priority", false }, { "Question", false },
+                                       { "Score", true }, { "Element", false },
+                                       { "Section of the plan", false },
+                                       { "Recommendation", false }));
+    for (size_t r = 0; r < model->recommendation_count; r++) {
+        const s_recommendation_t *rec = &model->recommendations [r];
+        s_buf_printf (buf, "%s%s%zu%s", f->row_open, f->figure_open, r + 1, f->cell_close);
+        f->cell (buf, NULL, rec->priority);
+        s_buf_add (buf, f->cell_open);
+        f->escape (buf, *rec->question? rec->question: s_or_dash (rec->contract));
+        if (*rec->area) {
+            s_buf_lit (buf, " \xc2\xb7 ");
+            f->escape (buf, rec->area);
+        }
+        s_buf_add (buf, f->cell_close);
+        f->cell (buf, "n", s_fixed (rec->score, figure, sizeof figure));
+        f->cell (buf, NULL, rec->element);
+        s_buf_add (buf, f->cell_open);
+        if (rec->section_offset >= 0) {
+            f->escape (buf, s_or_dash (rec->section));
+            if (rec->section_page > 0)
+                s_buf_printf (buf, "%sp. %lld, @%lld%s", f->aside_open, rec->section_page,
+                              rec->section_offset, f->aside_close);
+            else
+                s_buf_printf (buf, "%s@%lld%s", f->aside_open, rec->section_offset, f->aside_close);
+        }
+        else
+            s_buf_printf (buf, "%sno section found%s", f->muted_open, f->muted_close);
+        s_buf_add (buf, f->cell_close);
+        f->cell (buf, NULL, rec->text);
+        s_buf_add (buf, f->row_close);
+    }
+    s_buf_add (buf, model->recommendation_count? f->table_close: f->no_table);
+    s_buf_add (buf, f->section_close);
 }
 
-static size_t
-s_cluster_areas (const s_model_t *model, const char *cluster, const s_group_t **areas)
+static void
+s_text_sections (s_buf_t *buf, const s_format_t *f, const s_model_t *model)
 {
-    size_t count = 0;
-    for (size_t a = 0; a < model->area_count; a++)
-        if (strcmp (model->areas [a].cluster, cluster) == 0)
-            areas [count++] = &model->areas [a];
-    return count;
+    char figure [32];
+    if (!s_listing_open (buf, f, "sections", "Plan sections", "list of plan sections",
+                         model->sections_item, model->sections != NULL, "sections found",
+                         model->section_total, model->section_malformed, model->section_count))
+        return;
+    if (model->section_count)
+        f->table_open (buf, S_COLUMNS ({ "Level", true }, { "Title", false }, { "Page", true },
+                                       { "Byte offset", true }, { "Length", true }));
+    for (size_t i = 0; i < model->section_count; i++) {
+        const s_section_t *section = &model->sections [i];
+        s_buf_printf (buf, "%s%s%lld%s", f->row_open, f->figure_open, section->level, f->cell_close);
+        f->section_title_open (buf, section->level);
+        f->escape (buf, s_or_dash (section->title));
+        s_buf_add (buf, f->cell_close);
+        f->cell (buf, "n", s_page_text (section->page, figure, sizeof figure));
+        s_buf_printf (buf, "%s%lld%s%s%lld%s%s", f->figure_open, section->offset, f->cell_close,
+                      f->figure_open, section->length, f->cell_close, f->row_close);
+    }
+    s_buf_add (buf, model->section_count? f->table_close: f->no_table);
+    s_buf_add (buf, f->section_close);
+}
+
+static void
+s_text_inputs (s_buf_t *buf, const s_format_t *f, const s_model_t *model)
+{
+    f->section_open (buf, "inputs", "Inputs missing or failed");
+    if (model->ok_count == model->item_count) {
+        s_buf_add (buf, f->line_open);
+        s_buf_lit (buf, "None: every input is present and OK");
+        s_buf_add (buf, f->line_close);
+    }
+    else {
+        f->table_open (buf, S_COLUMNS ({ "Contract", false }, { "Type", false }, { "Status", false }));
+        for (size_t i = 0; i < model->item_count; i++) {
+            const s_item_t *item = &model->items [i];
+            if (item->status == S_RESULT_OK)
+                continue;
+            s_buf_add (buf, f->row_open);
+            f->cell (buf, NULL, item->id);
+            f->cell (buf, NULL, item->type);
+            f->cell (buf, "qm", s_status_name (item->status));
+            s_buf_add (buf, f->row_close);
+        }
+        s_buf_add (buf, f->table_close);
+    }
+    if (model->other_count) {
+        s_buf_add (buf, f->others_heading);
+        f->table_open (buf, S_COLUMNS ({ "Contract", false }, { "Type", false }, { "Title", false },
+                                       { "Status", false }, { "Score", true }));
+        for (size_t o = 0; o < model->other_count; o++) {
+            const s_item_t *item = model->others [o];
+            s_buf_add (buf, f->row_open);
+            f->cell (buf, NULL, item->id);
+            f->cell (buf, NULL, item->type);
+            f->cell (buf, NULL, item->title);
+            f->cell (buf, NULL, s_status_name (item->status));
+            f->score_cell (buf, item);
+            s_buf_add (buf, f->row_close);
+        }
+        s_buf_add (buf, f->table_close);
+    }
+    s_buf_add (buf, f->section_close);
+}
+
+//  The report in a human format: every section in order.
+static void
+s_render_text (s_buf_t *buf, const s_model_t *model, const s_format_t *f)
+{
+    //  Bars: of the clusters, the areas or one area's questions at a time.
+    s_bar_t *bars = f->hbars || f->vbars
+                  ? (s_bar_t *) calloc (model->item_count + model->area_count + model->cluster_count + 1,
+                                        sizeof (s_bar_t))
+                  : NULL;
+    const char **codes = (const char **) calloc (model->area_count + 1, sizeof (char *));
+    if (!codes || ((f->hbars || f->vbars) && !bars)) {
+        buf->failed = true;
+        goto done;
+    }
+    f->begin (buf, model);
+    s_text_overall (buf, f, model);
+    s_text_document (buf, f, model);
+    s_text_groups (buf, f, model, bars, codes);
+    s_text_questions (buf, f, model, bars);
+    s_text_recommendations (buf, f, model);
+    s_text_sections (buf, f, model);
+    s_text_inputs (buf, f, model);
+    if (f->end)
+        f->end (buf, model);
+done:
+    free (bars);
+    free (codes);
 }
 
 //  ---------------------------------------------------------------------
@@ -1811,309 +2339,125 @@ s_md_cell (s_buf_t *buf, const char *text)
 }
 
 static void
-s_md_missing_note (s_buf_t *buf, const char *what, const s_item_t *item)
+s_md_class_cell (s_buf_t *buf, const char *class_name, const char *text)
 {
-    if (!item)
-        s_buf_printf (buf, "No input of this report provides the %s.\n\n", what);
-    else {
-        s_buf_printf (buf, "No %s: `", what);
-        s_md (buf, item->id);
-        s_buf_printf (buf, "` %s.\n\n", s_status_phrase (item->status));
-    }
-}
-
-//  Before what an input that is not OK reported: that it is not.
-static void
-s_md_status_note (s_buf_t *buf, const s_item_t *item)
-{
-    if (item->status == S_RESULT_OK)
-        return;
-    s_buf_lit (buf, "`");
-    s_md (buf, item->id);
-    s_buf_printf (buf, "` %s; what it reported:\n\n", s_status_phrase (item->status));
+    s_md_cell (buf, text);
 }
 
 static void
-s_render_markdown (s_buf_t *buf, const s_model_t *model)
+s_md_score_cell (s_buf_t *buf, const s_item_t *item)
 {
-    char line [160], score [32], figure [32], note [160];
+    char score [32];
+    s_md_cell (buf, s_score_text (item, score, sizeof score));
+}
+
+static void
+s_md_begin (s_buf_t *buf, const s_model_t *model)
+{
     s_buf_lit (buf, "# ");
     s_md (buf, model->title);
-    s_inputs_line (line, sizeof line, model);
-    s_buf_printf (buf, "\n\n%s. Scores are on the 0\xe2\x80\x93" "3 scale; each names the contract "
-                  "that produced it, and each quote gives its byte offset and length in the "
-                  "submitted text.\n\n", line);
-
-    s_buf_lit (buf, "## Overall\n\n");
-    if (model->macro) {
-        s_buf_lit (buf, "| Contract | Title | Score | Quality | Confidence | Adjustment |\n"
-                        "| --- | --- | ---: | --- | ---: | --- |\n|");
-        s_aggregate_note (model->macro, note, sizeof note);
-        s_md_cell (buf, model->macro->id);
-        s_md_cell (buf, model->macro->title);
-        s_md_cell (buf, s_score_text (model->macro, score, sizeof score));
-        s_md_cell (buf, model->macro->quality);
-        s_md_cell (buf, s_fixed (model->macro->confidence, figure, sizeof figure));
-        s_md_cell (buf, note);
-        s_buf_lit (buf, "\n\n");
-    }
-    else
-        s_md_missing_note (buf, "overall score", NULL);
-
-    s_buf_lit (buf, "## Document\n\n");
-    if (model->profile && model->profile->output
-    &&  json_is_object (json_object_get (model->profile->output, "text.profile"))) {
-        s_md_status_note (buf, model->profile);
-        s_buf_lit (buf, "| Measure | Value |\n| --- | --- |\n");
-        s_profile_rows (buf, model, s_md, "| ", " | ", " |\n");
-        s_buf_lit (buf, "\n");
-    }
-    else
-        s_md_missing_note (buf, "document profile", model->profile);
-
-    s_buf_lit (buf, "## Clusters\n\n");
-    if (model->cluster_count) {
-        s_buf_lit (buf, "| Cluster | Name | Policy areas | Score | Quality | Confidence | Adjustment | Contract |\n"
-                        "| --- | --- | --- | ---: | --- | ---: | --- | --- |\n");
-        const s_group_t **members = (const s_group_t **) calloc (model->area_count + 1, sizeof (void *));
-        if (!members)
-            buf->failed = true;
-        for (size_t c = 0; members && c < model->cluster_count; c++) {
-            const s_group_t *cluster = &model->clusters [c];
-            const s_item_t *item = cluster->item;
-            s_buf_lit (buf, "|");
-            s_md_cell (buf, cluster->code);
-            s_md_cell (buf, cluster->title);
-            s_buf_lit (buf, " ");
-            size_t count = s_cluster_areas (model, cluster->code, members);
-            for (size_t a = 0; a < count; a++) {
-                s_buf_add (buf, a? ", ": "");
-                s_md (buf, members [a]->code);
-            }
-            s_buf_add (buf, count? " |": "\xe2\x80\x94 |");
-            s_aggregate_note (item, note, sizeof note);
-            s_md_cell (buf, s_score_text (item, score, sizeof score));
-            s_md_cell (buf, item? item->quality: "");
-            s_md_cell (buf, s_fixed (item? item->confidence: NAN, figure, sizeof figure));
-            s_md_cell (buf, note);
-            s_md_cell (buf, item? item->id: "");
-            s_buf_lit (buf, "\n");
-        }
-        free (members);
-        s_buf_lit (buf, "\n");
-    }
-    else
-        s_buf_lit (buf, "No cluster scores among the inputs.\n\n");
-
-    s_buf_lit (buf, "## Policy areas\n\n");
-    if (model->area_count) {
-        s_buf_lit (buf, "| Policy area | Name | Cluster | Score | Quality | Confidence | Contract |\n"
-                        "| --- | --- | --- | ---: | --- | ---: | --- |\n");
-        for (size_t a = 0; a < model->area_count; a++) {
-            const s_group_t *area = &model->areas [a];
-            const s_item_t *item = area->item;
-            s_buf_lit (buf, "|");
-            s_md_cell (buf, area->code);
-            s_md_cell (buf, area->title);
-            s_md_cell (buf, area->cluster);
-            s_md_cell (buf, s_score_text (item, score, sizeof score));
-            s_md_cell (buf, item? item->quality: "");
-            s_md_cell (buf, s_fixed (item? item->confidence: NAN, figure, sizeof figure));
-            s_md_cell (buf, item? item->id: "");
-            s_buf_lit (buf, "\n");
-        }
-        s_buf_lit (buf, "\n");
-    }
-    else
-        s_buf_lit (buf, "No policy area scores among the inputs.\n\n");
-
-    s_buf_lit (buf, "## Dimensions \xc3\x97 policy areas\n\n");
-    if (model->area_count && model->dimension_count) {
-        s_buf_lit (buf, "| Policy area |");
-        for (size_t d = 0; d < model->dimension_count; d++)
-            s_md_cell (buf, model->dimensions [d].code);
-        s_buf_lit (buf, "\n| --- |");
-        for (size_t d = 0; d < model->dimension_count; d++)
-            s_buf_lit (buf, " ---: |");
-        s_buf_lit (buf, "\n");
-        for (size_t a = 0; a < model->area_count; a++) {
-            s_buf_lit (buf, "| ");
-            s_md (buf, model->areas [a].code);
-            if (*model->areas [a].title) {
-                s_buf_lit (buf, " ");
-                s_md (buf, model->areas [a].title);
-            }
-            s_buf_lit (buf, " |");
-            for (size_t d = 0; d < model->dimension_count; d++)
-                s_md_cell (buf, s_score_text (model->cells [a * model->dimension_count + d],
-                                              score, sizeof score));
-            s_buf_lit (buf, "\n");
-        }
-        s_buf_lit (buf, "\nDimensions:");
-        for (size_t d = 0; d < model->dimension_count; d++) {
-            s_buf_add (buf, d? "; ": " ");
-            s_md (buf, model->dimensions [d].code);
-            s_buf_lit (buf, " ");
-            s_md (buf, s_or_dash (model->dimensions [d].title));
-        }
-        s_buf_lit (buf, ".\n\n");
-    }
-    else
-        s_buf_lit (buf, "No dimension scores among the inputs.\n\n");
-
-    s_buf_lit (buf, "## Questions\n\n");
-    if (!model->question_count)
-        s_buf_lit (buf, "No question scores among the inputs.\n\n");
-    //  Every question has a policy area (s_item_init), so is in one group.
-    for (size_t a = 0; a < model->area_count; a++) {
-        size_t first = model->areas [a].first;
-        size_t count = model->areas [a].count;
-        s_buf_lit (buf, "### ");
-        s_md (buf, model->areas [a].code);
-        if (*model->areas [a].title) {
-            s_buf_lit (buf, " \xe2\x80\x94 ");
-            s_md (buf, model->areas [a].title);
-        }
-        s_buf_lit (buf, "\n\n");
-        if (!count) {
-            s_buf_lit (buf, "No question scores of this policy area among the inputs.\n\n");
-            continue;
-        }
-        s_buf_lit (buf, "| Question | Dimension | Title | Score | Quality | Evidence quoted (byte offset, length) | Missing elements |\n"
-                        "| --- | --- | --- | ---: | --- | --- | --- |\n");
-        for (size_t q = first; q < first + count; q++) {
-            const s_item_t *item = model->questions [q];
-            s_buf_lit (buf, "|");
-            s_md_cell (buf, *item->question? item->question: item->id);
-            s_md_cell (buf, item->dimension);
-            s_md_cell (buf, item->title);
-            s_md_cell (buf, s_score_text (item, score, sizeof score));
-            s_md_cell (buf, item->quality);
-            s_buf_lit (buf, " ");
-            for (size_t r = 0; r < item->ref_count; r++) {
-                const s_ref_t *ref = &item->refs [r];
-                s_buf_add (buf, r? " \xc2\xb7 \xc2\xab": "\xc2\xab");
-                s_md (buf, *ref->text? ref->text: "(text not quoted)");
-                s_buf_lit (buf, "\xc2\xbb (");
-                s_md (buf, ref->element);
-                s_buf_printf (buf, ", @%" PRIu64 ", %" PRIu32 " B)", ref->offset, ref->length);
-            }
-            if (item->ref_count < item->match_total)
-                s_buf_printf (buf, "%s%zu of %" PRIu64 " matches quoted", item->ref_count? " \xc2\xb7 ": "",
-                              item->ref_count, item->match_total);
-            else
-            if (!item->ref_count)
-                s_buf_lit (buf, "\xe2\x80\x94");
-            s_buf_lit (buf, " | ");
-            for (size_t m = 0; m < item->missing_count; m++) {
-                s_buf_add (buf, m? ", ": "");
-                s_md (buf, item->missing [m]);
-            }
-            s_buf_add (buf, item->missing_count? " |\n": "\xe2\x80\x94 |\n");
-        }
-        s_buf_lit (buf, "\n");
-    }
-
-    s_buf_lit (buf, "## Recommendations\n\n");
-    if (model->recommend_item && model->recommendations) {
-        s_md_status_note (buf, model->recommend_item);
-        s_buf_printf (buf, "%zu recommendations", model->recommendation_total - model->recommendation_malformed);
-        if (model->recommendation_malformed)
-            s_buf_printf (buf, " (%zu malformed entries left out)", model->recommendation_malformed);
-        if (model->recommendation_count + model->recommendation_malformed < model->recommendation_total)
-            s_buf_printf (buf, ", the first %zu listed", model->recommendation_count);
-        s_buf_lit (buf, ".\n\n");
-        if (model->recommendation_count)
-            s_buf_lit (buf, "| # | Priority | Question | Score | Element | Section of the plan | Recommendation |\n"
-                            "| ---: | --- | --- | ---: | --- | --- | --- |\n");
-        for (size_t r = 0; r < model->recommendation_count; r++) {
-            const s_recommendation_t *rec = &model->recommendations [r];
-            s_buf_printf (buf, "| %zu |", r + 1);
-            s_md_cell (buf, rec->priority);
-            s_buf_lit (buf, " ");
-            s_md (buf, *rec->question? rec->question: s_or_dash (rec->contract));
-            if (*rec->area) {
-                s_buf_lit (buf, " \xc2\xb7 ");
-                s_md (buf, rec->area);
-            }
-            s_buf_lit (buf, " |");
-            s_md_cell (buf, s_fixed (rec->score, figure, sizeof figure));
-            s_md_cell (buf, rec->element);
-            s_buf_lit (buf, " ");
-            if (rec->section_offset >= 0) {
-                s_md (buf, s_or_dash (rec->section));
-                if (rec->section_page > 0)
-                    s_buf_printf (buf, " (p. %lld, @%lld)", rec->section_page, rec->section_offset);
-                else
-                    s_buf_printf (buf, " (@%lld)", rec->section_offset);
-            }
-            else
-                s_buf_lit (buf, "no section found");
-            s_buf_lit (buf, " |");
-            s_md_cell (buf, rec->text);
-            s_buf_lit (buf, "\n");
-        }
-        s_buf_lit (buf, "\n");
-    }
-    else
-        s_md_missing_note (buf, "recommendations", model->recommend_item);
-
-    s_buf_lit (buf, "## Plan sections\n\n");
-    if (model->sections_item && model->sections) {
-        s_md_status_note (buf, model->sections_item);
-        s_buf_printf (buf, "%zu sections found", model->section_total - model->section_malformed);
-        if (model->section_malformed)
-            s_buf_printf (buf, " (%zu malformed entries left out)", model->section_malformed);
-        if (model->section_count + model->section_malformed < model->section_total)
-            s_buf_printf (buf, ", the first %zu listed", model->section_count);
-        s_buf_lit (buf, ".\n\n");
-        if (model->section_count)
-            s_buf_lit (buf, "| Level | Title | Page | Byte offset | Length |\n| ---: | --- | ---: | ---: | ---: |\n");
-        for (size_t i = 0; i < model->section_count; i++) {
-            const s_section_t *section = &model->sections [i];
-            s_buf_printf (buf, "| %lld |", section->level);
-            s_md_cell (buf, section->title);
-            s_md_cell (buf, s_page_text (section->page, figure, sizeof figure));
-            s_buf_printf (buf, " %lld | %lld |\n", section->offset, section->length);
-        }
-        s_buf_lit (buf, "\n");
-    }
-    else
-        s_md_missing_note (buf, "list of plan sections", model->sections_item);
-
-    s_buf_lit (buf, "## Inputs missing or failed\n\n");
-    if (model->ok_count == model->item_count)
-        s_buf_lit (buf, "None: every input is present and OK.\n\n");
-    else {
-        s_buf_lit (buf, "| Contract | Type | Status |\n| --- | --- | --- |\n");
-        for (size_t i = 0; i < model->item_count; i++) {
-            const s_item_t *item = &model->items [i];
-            if (item->status == S_RESULT_OK)
-                continue;
-            s_buf_lit (buf, "|");
-            s_md_cell (buf, item->id);
-            s_md_cell (buf, item->type);
-            s_md_cell (buf, s_status_name (item->status));
-            s_buf_lit (buf, "\n");
-        }
-        s_buf_lit (buf, "\n");
-    }
-    if (model->other_count) {
-        s_buf_lit (buf, "## Other inputs\n\n| Contract | Type | Title | Status | Score |\n"
-                        "| --- | --- | --- | --- | ---: |\n");
-        for (size_t o = 0; o < model->other_count; o++) {
-            const s_item_t *item = model->others [o];
-            s_buf_lit (buf, "|");
-            s_md_cell (buf, item->id);
-            s_md_cell (buf, item->type);
-            s_md_cell (buf, item->title);
-            s_md_cell (buf, s_status_name (item->status));
-            s_md_cell (buf, s_score_text (item, score, sizeof score));
-            s_buf_lit (buf, "\n");
-        }
-        s_buf_lit (buf, "\n");
-    }
+    s_buf_lit (buf, "\n\n");
+    s_lead (buf, model);
+    s_buf_lit (buf, "\n\n");
 }
+
+static void
+s_md_section_open (s_buf_t *buf, const char *id, const char *title)
+{
+    s_buf_printf (buf, "## %s\n\n", title);
+}
+
+static void
+s_md_table_open (s_buf_t *buf, const s_column_t *columns, size_t count)
+{
+    s_buf_lit (buf, "|");
+    for (size_t i = 0; i < count; i++)
+        s_buf_printf (buf, " %s |", columns [i].name);
+    s_buf_lit (buf, "\n|");
+    for (size_t i = 0; i < count; i++)
+        s_buf_add (buf, columns [i].figure? " ---: |": " --- |");
+    s_buf_lit (buf, "\n");
+}
+
+static void
+s_md_section_title_open (s_buf_t *buf, long long level)
+{
+    s_buf_lit (buf, " ");
+}
+
+//  «quote» (element, @offset, length B) · ...
+static void
+s_md_evidence (s_buf_t *buf, const s_item_t *item)
+{
+    for (size_t r = 0; r < item->ref_count; r++) {
+        const s_ref_t *ref = &item->refs [r];
+        s_buf_add (buf, r? " \xc2\xb7 \xc2\xab": "\xc2\xab");
+        s_md (buf, *ref->text? ref->text: "(text not quoted)");
+        s_buf_lit (buf, "\xc2\xbb (");
+        s_md (buf, ref->element);
+        s_buf_printf (buf, ", @%" PRIu64 ", %" PRIu32 " B)", ref->offset, ref->length);
+    }
+    if (item->ref_count < item->match_total)
+        s_buf_printf (buf, "%s%zu of %" PRIu64 " matches quoted", item->ref_count? " \xc2\xb7 ": "",
+                      item->ref_count, item->match_total);
+    else
+    if (!item->ref_count)
+        s_buf_lit (buf, "\xe2\x80\x94");
+}
+
+//  The dimensions' codes head the columns; their names follow the table.
+static void
+s_md_matrix_open (s_buf_t *buf, const s_model_t *model)
+{
+    s_buf_lit (buf, "| Policy area |");
+    for (size_t d = 0; d < model->dimension_count; d++)
+        s_md_cell (buf, model->dimensions [d].code);
+    s_buf_lit (buf, "\n| --- |");
+    for (size_t d = 0; d < model->dimension_count; d++)
+        s_buf_lit (buf, " ---: |");
+    s_buf_lit (buf, "\n");
+}
+
+static void
+s_md_matrix_close (s_buf_t *buf, const s_model_t *model)
+{
+    s_buf_lit (buf, "\nDimensions:");
+    for (size_t d = 0; d < model->dimension_count; d++) {
+        s_buf_add (buf, d? "; ": " ");
+        s_md (buf, model->dimensions [d].code);
+        s_buf_lit (buf, " ");
+        s_md (buf, s_or_dash (model->dimensions [d].title));
+    }
+    s_buf_lit (buf, ".\n\n");
+}
+
+static const s_format_t s_markdown = {
+    .escape = s_md,
+    .begin = s_md_begin,
+    .section_open = s_md_section_open,
+    .section_close = "",
+    .table_open = s_md_table_open,
+    .table_close = "\n",
+    .no_table = "\n",
+    .cell = s_md_class_cell,
+    .score_cell = s_md_score_cell,
+    .section_title_open = s_md_section_title_open,
+    .evidence = s_md_evidence,
+    .matrix_open = s_md_matrix_open,
+    .matrix_close = s_md_matrix_close,
+    .row_open = "|", .row_close = "\n",
+    .cell_open = " ", .cell_close = " |",
+    .figure_open = " ",
+    .line_open = "", .line_close = ".\n\n",
+    .note_open = "", .note_close = "\n\n",
+    .aside_open = " (", .aside_close = ")",
+    .muted_open = "", .muted_close = "",
+    .area_open = "### ", .area_close = "\n\n",
+    .code_open = "`", .code_close = "`",
+    .head_open = "| ", .head_close = " |",
+    .small_open = " ", .small_close = "",
+    .others_heading = "## Other inputs\n\n",
+};
 
 //  ---------------------------------------------------------------------
 //  HTML: one self-contained page (inline CSS and SVG; no script, no
@@ -2206,12 +2550,6 @@ s_html_score_td (s_buf_t *buf, const s_item_t *item)
     s_html (buf, s_score_text (item, score, sizeof score));
     s_buf_lit (buf, "</td>");
 }
-
-typedef struct {
-    const char *code;
-    const char *name;
-    const s_item_t *item;
-} s_bar_t;
 
 //  Pixels of a bar of full pixels at 3 (scores outside 0..3 drawn at the end).
 static int
@@ -2337,50 +2675,8 @@ s_svg_vbars (s_buf_t *buf, const char *caption, const s_bar_t *bars, size_t coun
 }
 
 static void
-s_html_missing_note (s_buf_t *buf, const char *what, const s_item_t *item)
+s_html_begin (s_buf_t *buf, const s_model_t *model)
 {
-    s_buf_lit (buf, "<p class=\"muted\">");
-    if (!item)
-        s_buf_printf (buf, "No input of this report provides the %s.", what);
-    else {
-        s_buf_printf (buf, "No %s: <code>", what);
-        s_html (buf, item->id);
-        s_buf_printf (buf, "</code> %s.", s_status_phrase (item->status));
-    }
-    s_buf_lit (buf, "</p>\n");
-}
-
-static void
-s_html_status_note (s_buf_t *buf, const s_item_t *item)
-{
-    if (item->status == S_RESULT_OK)
-        return;
-    s_buf_lit (buf, "<p class=\"muted\"><code>");
-    s_html (buf, item->id);
-    s_buf_printf (buf, "</code> %s; what it reported:</p>\n", s_status_phrase (item->status));
-}
-
-static void
-s_html_code_name (s_buf_t *buf, const char *code, const char *name)
-{
-    s_html (buf, code);
-    if (*name) {
-        s_buf_lit (buf, " \xe2\x80\x94 ");
-        s_html (buf, name);
-    }
-}
-
-static void
-s_render_html (s_buf_t *buf, const s_model_t *model)
-{
-    char line [160], score [32], figure [32], note [160];
-    s_bar_t *bars = (s_bar_t *) calloc (model->item_count + model->area_count + model->cluster_count + 1,
-                                        sizeof (s_bar_t));
-    const s_group_t **members = (const s_group_t **) calloc (model->area_count + 1, sizeof (void *));
-    if (!bars || !members) {
-        buf->failed = true;
-        goto done;
-    }
     s_buf_lit (buf, "<!DOCTYPE html>\n<html lang=\"es\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
     s_html (buf, model->title);
@@ -2388,10 +2684,9 @@ s_render_html (s_buf_t *buf, const s_model_t *model)
     s_buf_add (buf, s_css);
     s_buf_lit (buf, "</style>\n</head>\n<body>\n<header>\n<h1>");
     s_html (buf, model->title);
-    s_inputs_line (line, sizeof line, model);
-    s_buf_printf (buf, "</h1>\n<p class=\"lead\">%s. Scores are on the 0\xe2\x80\x93" "3 scale; each names "
-                  "the contract that produced it, and each quote gives its byte offset and length "
-                  "in the submitted text.</p>\n", line);
+    s_buf_lit (buf, "</h1>\n<p class=\"lead\">");
+    s_lead (buf, model);
+    s_buf_lit (buf, "</p>\n");
     s_buf_lit (buf, "<p class=\"legend\"><span class=\"qe\">EXCELENTE</span><span class=\"qb\">BUENO</span>"
                     "<span class=\"qa\">ACEPTABLE</span><span class=\"qi\">INSUFICIENTE</span>"
                     "<span class=\"qm\">missing or failed</span></p>\n"
@@ -2400,328 +2695,135 @@ s_render_html (s_buf_t *buf, const s_model_t *model)
                     "<a href=\"#matrix\">Dimensions</a><a href=\"#questions\">Questions</a>"
                     "<a href=\"#recommendations\">Recommendations</a><a href=\"#sections\">Plan sections</a>"
                     "<a href=\"#inputs\">Inputs</a></nav>\n</header>\n");
-
-    //  Overall
-    s_buf_lit (buf, "<section id=\"overall\">\n<h2>Overall</h2>\n");
-    if (model->macro) {
-        const s_item_t *macro = model->macro;
-        s_buf_printf (buf, "<p><span class=\"big %s\">", s_band (macro));
-        s_html (buf, s_score_text (macro, score, sizeof score));
-        s_buf_lit (buf, "</span> ");
-        s_html (buf, macro->quality);
-        s_buf_lit (buf, "</p>\n<table><tr><th>Contract</th><th>Title</th><th class=\"n\">Score</th>"
-                        "<th>Quality</th><th class=\"n\">Confidence</th><th>Adjustment</th></tr>\n<tr>");
-        s_aggregate_note (macro, note, sizeof note);
-        s_html_td (buf, NULL, macro->id);
-        s_html_td (buf, NULL, macro->title);
-        s_html_score_td (buf, macro);
-        s_html_td (buf, NULL, macro->quality);
-        s_html_td (buf, "n", s_fixed (macro->confidence, figure, sizeof figure));
-        s_html_td (buf, NULL, note);
-        s_buf_lit (buf, "</tr>\n</table>\n");
-    }
-    else
-        s_html_missing_note (buf, "overall score", NULL);
-    s_buf_lit (buf, "</section>\n");
-
-    //  Document
-    s_buf_lit (buf, "<section id=\"document\">\n<h2>Document</h2>\n");
-    if (model->profile && model->profile->output
-    &&  json_is_object (json_object_get (model->profile->output, "text.profile"))) {
-        s_html_status_note (buf, model->profile);
-        s_buf_lit (buf, "<table><tr><th>Measure</th><th>Value</th></tr>\n");
-        s_profile_rows (buf, model, s_html, "<tr><td>", "</td><td>", "</td></tr>\n");
-        s_buf_lit (buf, "</table>\n");
-    }
-    else
-        s_html_missing_note (buf, "document profile", model->profile);
-    s_buf_lit (buf, "</section>\n");
-
-    //  Clusters
-    s_buf_lit (buf, "<section id=\"clusters\">\n<h2>Clusters</h2>\n");
-    if (model->cluster_count) {
-        for (size_t c = 0; c < model->cluster_count; c++)
-            bars [c] = (s_bar_t) { model->clusters [c].code, model->clusters [c].title,
-                                   model->clusters [c].item };
-        s_svg_hbars (buf, "Cluster scores (0-3)", bars, model->cluster_count);
-        s_buf_lit (buf, "<table><tr><th>Cluster</th><th>Name</th><th>Policy areas</th><th class=\"n\">Score</th>"
-                        "<th>Quality</th><th class=\"n\">Confidence</th><th>Adjustment</th><th>Contract</th></tr>\n");
-        for (size_t c = 0; c < model->cluster_count; c++) {
-            const s_group_t *cluster = &model->clusters [c];
-            const s_item_t *item = cluster->item;
-            s_buf_lit (buf, "<tr>");
-            s_html_td (buf, NULL, cluster->code);
-            s_html_td (buf, NULL, cluster->title);
-            s_buf_lit (buf, "<td>");
-            size_t count = s_cluster_areas (model, cluster->code, members);
-            for (size_t a = 0; a < count; a++) {
-                s_buf_add (buf, a? ", ": "");
-                s_html (buf, members [a]->code);
-            }
-            s_buf_add (buf, count? "</td>": "\xe2\x80\x94</td>");
-            s_aggregate_note (item, note, sizeof note);
-            s_html_score_td (buf, item);
-            s_html_td (buf, NULL, item? item->quality: "");
-            s_html_td (buf, "n", s_fixed (item? item->confidence: NAN, figure, sizeof figure));
-            s_html_td (buf, NULL, note);
-            s_html_td (buf, NULL, item? item->id: "");
-            s_buf_lit (buf, "</tr>\n");
-        }
-        s_buf_lit (buf, "</table>\n");
-    }
-    else
-        s_buf_lit (buf, "<p class=\"muted\">No cluster scores among the inputs.</p>\n");
-    s_buf_lit (buf, "</section>\n");
-
-    //  Policy areas
-    s_buf_lit (buf, "<section id=\"areas\">\n<h2>Policy areas</h2>\n");
-    if (model->area_count) {
-        for (size_t a = 0; a < model->area_count; a++)
-            bars [a] = (s_bar_t) { model->areas [a].code, model->areas [a].title, model->areas [a].item };
-        s_svg_hbars (buf, "Policy area scores (0-3)", bars, model->area_count);
-        s_buf_lit (buf, "<table><tr><th>Policy area</th><th>Name</th><th>Cluster</th><th class=\"n\">Score</th>"
-                        "<th>Quality</th><th class=\"n\">Confidence</th><th>Contract</th></tr>\n");
-        for (size_t a = 0; a < model->area_count; a++) {
-            const s_group_t *area = &model->areas [a];
-            const s_item_t *item = area->item;
-            s_buf_lit (buf, "<tr>");
-            s_html_td (buf, NULL, area->code);
-            s_html_td (buf, NULL, area->title);
-            s_html_td (buf, NULL, area->cluster);
-            s_html_score_td (buf, item);
-            s_html_td (buf, NULL, item? item->quality: "");
-            s_html_td (buf, "n", s_fixed (item? item->confidence: NAN, figure, sizeof figure));
-            s_html_td (buf, NULL, item? item->id: "");
-            s_buf_lit (buf, "</tr>\n");
-        }
-        s_buf_lit (buf, "</table>\n");
-    }
-    else
-        s_buf_lit (buf, "<p class=\"muted\">No policy area scores among the inputs.</p>\n");
-    s_buf_lit (buf, "</section>\n");
-
-    //  Dimension × policy area heat table
-    s_buf_lit (buf, "<section id=\"matrix\">\n<h2>Dimensions \xc3\x97 policy areas</h2>\n");
-    if (model->area_count && model->dimension_count) {
-        s_buf_lit (buf, "<table><tr><th>Policy area</th>");
-        for (size_t d = 0; d < model->dimension_count; d++) {
-            s_buf_lit (buf, "<th class=\"n\">");
-            s_html (buf, model->dimensions [d].code);
-            if (*model->dimensions [d].title) {
-                s_buf_lit (buf, "<br><small>");
-                s_html (buf, model->dimensions [d].title);
-                s_buf_lit (buf, "</small>");
-            }
-            s_buf_lit (buf, "</th>");
-        }
-        s_buf_lit (buf, "</tr>\n");
-        for (size_t a = 0; a < model->area_count; a++) {
-            s_buf_lit (buf, "<tr><th>");
-            s_html (buf, model->areas [a].code);
-            if (*model->areas [a].title) {
-                s_buf_lit (buf, " <small>");
-                s_html (buf, model->areas [a].title);
-                s_buf_lit (buf, "</small>");
-            }
-            s_buf_lit (buf, "</th>");
-            for (size_t d = 0; d < model->dimension_count; d++)
-                s_html_score_td (buf, model->cells [a * model->dimension_count + d]);
-            s_buf_lit (buf, "</tr>\n");
-        }
-        s_buf_lit (buf, "</table>\n");
-    }
-    else
-        s_buf_lit (buf, "<p class=\"muted\">No dimension scores among the inputs.</p>\n");
-    s_buf_lit (buf, "</section>\n");
-
-    //  Questions, by policy area
-    s_buf_lit (buf, "<section id=\"questions\">\n<h2>Questions</h2>\n");
-    if (!model->question_count)
-        s_buf_lit (buf, "<p class=\"muted\">No question scores among the inputs.</p>\n");
-    for (size_t a = 0; a < model->area_count; a++) {
-        const s_group_t *area = &model->areas [a];
-        s_buf_lit (buf, "<h3>");
-        s_html_code_name (buf, area->code, area->title);
-        s_buf_lit (buf, "</h3>\n");
-        if (!area->count) {
-            s_buf_lit (buf, "<p class=\"muted\">No question scores of this policy area among the inputs.</p>\n");
-            continue;
-        }
-        for (size_t q = 0; q < area->count; q++) {
-            const s_item_t *item = model->questions [area->first + q];
-            bars [q] = (s_bar_t) { *item->question? item->question: item->id, item->title, item };
-        }
-        s_buf_t caption = { 0 };
-        s_buf_lit (&caption, "Question scores (0-3) of ");
-        s_buf_add (&caption, area->code);
-        s_svg_vbars (buf, caption.failed? "Question scores (0-3)": caption.data, bars, area->count);
-        free (caption.data);
-        s_buf_lit (buf, "<table><tr><th>Question</th><th>Dimension</th><th>Title</th><th class=\"n\">Score</th>"
-                        "<th>Quality</th><th>Evidence quoted (byte offset, length)</th>"
-                        "<th>Missing elements</th></tr>\n");
-        for (size_t q = area->first; q < area->first + area->count; q++) {
-            const s_item_t *item = model->questions [q];
-            s_buf_lit (buf, "<tr>");
-            s_html_td (buf, NULL, *item->question? item->question: item->id);
-            s_html_td (buf, NULL, item->dimension);
-            s_html_td (buf, NULL, item->title);
-            s_html_score_td (buf, item);
-            s_html_td (buf, NULL, item->quality);
-            s_buf_lit (buf, "<td>");
-            if (item->ref_count) {
-                s_buf_lit (buf, "<ul class=\"ev\">");
-                for (size_t r = 0; r < item->ref_count; r++) {
-                    const s_ref_t *ref = &item->refs [r];
-                    if (*ref->text) {
-                        s_buf_lit (buf, "<li><q>");
-                        s_html (buf, ref->text);
-                        s_buf_lit (buf, "</q> <span class=\"off\">");
-                    }
-                    else
-                        s_buf_lit (buf, "<li><span class=\"muted\">(text not quoted)</span> <span class=\"off\">");
-                    s_html (buf, ref->element);
-                    s_buf_printf (buf, " \xc2\xb7 @%" PRIu64 ", %" PRIu32 " B</span></li>",
-                                  ref->offset, ref->length);
-                }
-                s_buf_lit (buf, "</ul>");
-            }
-            if (item->ref_count < item->match_total)
-                s_buf_printf (buf, "<span class=\"muted\">%zu of %" PRIu64 " matches quoted</span>",
-                              item->ref_count, item->match_total);
-            else
-            if (!item->ref_count)
-                s_buf_lit (buf, "\xe2\x80\x94");
-            s_buf_lit (buf, "</td><td>");
-            for (size_t m = 0; m < item->missing_count; m++) {
-                s_buf_add (buf, m? ", ": "");
-                s_html (buf, item->missing [m]);
-            }
-            s_buf_add (buf, item->missing_count? "</td></tr>\n": "\xe2\x80\x94</td></tr>\n");
-        }
-        s_buf_lit (buf, "</table>\n");
-    }
-    s_buf_lit (buf, "</section>\n");
-
-    //  Recommendations
-    s_buf_lit (buf, "<section id=\"recommendations\">\n<h2>Recommendations</h2>\n");
-    if (model->recommend_item && model->recommendations) {
-        s_html_status_note (buf, model->recommend_item);
-        s_buf_printf (buf, "<p>%zu recommendations", model->recommendation_total - model->recommendation_malformed);
-        if (model->recommendation_malformed)
-            s_buf_printf (buf, " (%zu malformed entries left out)", model->recommendation_malformed);
-        if (model->recommendation_count + model->recommendation_malformed < model->recommendation_total)
-            s_buf_printf (buf, ", the first %zu listed", model->recommendation_count);
-        s_buf_lit (buf, ".</p>\n");
-        if (model->recommendation_count)
-            s_buf_lit (buf, "<table><tr><th class=\"n\">#</th><th>Priority</th><th>Question</th>"
-                            "<th class=\"n\">Score</th><th>Element</th><th>Section of the plan</th>"
-                            "<th>Recommendation</th></tr>\n");
-        for (size_t r = 0; r < model->recommendation_count; r++) {
-            const s_recommendation_t *rec = &model->recommendations [r];
-            s_buf_printf (buf, "<tr><td class=\"n\">%zu</td>", r + 1);
-            s_html_td (buf, NULL, rec->priority);
-            s_buf_lit (buf, "<td>");
-            s_html (buf, *rec->question? rec->question: s_or_dash (rec->contract));
-            if (*rec->area) {
-                s_buf_lit (buf, " \xc2\xb7 ");
-                s_html (buf, rec->area);
-            }
-            s_buf_lit (buf, "</td>");
-            s_html_td (buf, "n", s_fixed (rec->score, figure, sizeof figure));
-            s_html_td (buf, NULL, rec->element);
-            s_buf_lit (buf, "<td>");
-            if (rec->section_offset >= 0) {
-                s_html (buf, s_or_dash (rec->section));
-                if (rec->section_page > 0)
-                    s_buf_printf (buf, " <span class=\"off\">p. %lld, @%lld</span>", rec->section_page,
-                                  rec->section_offset);
-                else
-                    s_buf_printf (buf, " <span class=\"off\">@%lld</span>", rec->section_offset);
-            }
-            else
-                s_buf_lit (buf, "<span class=\"muted\">no section found</span>");
-            s_buf_lit (buf, "</td>");
-            s_html_td (buf, NULL, rec->text);
-            s_buf_lit (buf, "</tr>\n");
-        }
-        if (model->recommendation_count)
-            s_buf_lit (buf, "</table>\n");
-    }
-    else
-        s_html_missing_note (buf, "recommendations", model->recommend_item);
-    s_buf_lit (buf, "</section>\n");
-
-    //  Plan sections
-    s_buf_lit (buf, "<section id=\"sections\">\n<h2>Plan sections</h2>\n");
-    if (model->sections_item && model->sections) {
-        s_html_status_note (buf, model->sections_item);
-        s_buf_printf (buf, "<p>%zu sections found", model->section_total - model->section_malformed);
-        if (model->section_malformed)
-            s_buf_printf (buf, " (%zu malformed entries left out)", model->section_malformed);
-        if (model->section_count + model->section_malformed < model->section_total)
-            s_buf_printf (buf, ", the first %zu listed", model->section_count);
-        s_buf_lit (buf, ".</p>\n");
-        if (model->section_count)
-            s_buf_lit (buf, "<table><tr><th class=\"n\">Level</th><th>Title</th><th class=\"n\">Page</th>"
-                            "<th class=\"n\">Byte offset</th><th class=\"n\">Length</th></tr>\n");
-        for (size_t i = 0; i < model->section_count; i++) {
-            const s_section_t *section = &model->sections [i];
-            long long indent = section->level < 1? 0: section->level > 6? 5: section->level - 1;
-            s_buf_printf (buf, "<tr><td class=\"n\">%lld</td><td style=\"padding-left:%lldem\">",
-                          section->level, indent + 1);
-            s_html (buf, s_or_dash (section->title));
-            s_buf_lit (buf, "</td>");
-            s_html_td (buf, "n", s_page_text (section->page, figure, sizeof figure));
-            s_buf_printf (buf, "<td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
-                          section->offset, section->length);
-        }
-        if (model->section_count)
-            s_buf_lit (buf, "</table>\n");
-    }
-    else
-        s_html_missing_note (buf, "list of plan sections", model->sections_item);
-    s_buf_lit (buf, "</section>\n");
-
-    //  Inputs
-    s_buf_lit (buf, "<section id=\"inputs\">\n<h2>Inputs missing or failed</h2>\n");
-    if (model->ok_count == model->item_count)
-        s_buf_lit (buf, "<p>None: every input is present and OK.</p>\n");
-    else {
-        s_buf_lit (buf, "<table><tr><th>Contract</th><th>Type</th><th>Status</th></tr>\n");
-        for (size_t i = 0; i < model->item_count; i++) {
-            const s_item_t *item = &model->items [i];
-            if (item->status == S_RESULT_OK)
-                continue;
-            s_buf_lit (buf, "<tr>");
-            s_html_td (buf, NULL, item->id);
-            s_html_td (buf, NULL, item->type);
-            s_html_td (buf, "qm", s_status_name (item->status));
-            s_buf_lit (buf, "</tr>\n");
-        }
-        s_buf_lit (buf, "</table>\n");
-    }
-    if (model->other_count) {
-        s_buf_lit (buf, "<h3>Other inputs</h3>\n<table><tr><th>Contract</th><th>Type</th><th>Title</th>"
-                        "<th>Status</th><th class=\"n\">Score</th></tr>\n");
-        for (size_t o = 0; o < model->other_count; o++) {
-            const s_item_t *item = model->others [o];
-            s_buf_lit (buf, "<tr>");
-            s_html_td (buf, NULL, item->id);
-            s_html_td (buf, NULL, item->type);
-            s_html_td (buf, NULL, item->title);
-            s_html_td (buf, NULL, s_status_name (item->status));
-            s_html_score_td (buf, item);
-            s_buf_lit (buf, "</tr>\n");
-        }
-        s_buf_lit (buf, "</table>\n");
-    }
-    s_buf_lit (buf, "</section>\n<footer>Assembled by report.assemble from ");
-    s_buf_printf (buf, "%zu inputs. Offsets are byte offsets into the submitted text (UTF-8).</footer>\n"
-                  "</body>\n</html>\n", model->item_count);
-done:
-    free (bars);
-    free (members);
 }
+
+static void
+s_html_end (s_buf_t *buf, const s_model_t *model)
+{
+    s_buf_printf (buf, "<footer>Assembled by report.assemble from %zu inputs. Offsets are byte "
+                  "offsets into the submitted text (UTF-8).</footer>\n</body>\n</html>\n",
+                  model->item_count);
+}
+
+static void
+s_html_section_open (s_buf_t *buf, const char *id, const char *title)
+{
+    s_buf_printf (buf, "<section id=\"%s\">\n<h2>%s</h2>\n", id, title);
+}
+
+static void
+s_html_table_open (s_buf_t *buf, const s_column_t *columns, size_t count)
+{
+    s_buf_lit (buf, "<table><tr>");
+    for (size_t i = 0; i < count; i++)
+        s_buf_printf (buf, "%s%s</th>", columns [i].figure? "<th class=\"n\">": "<th>", columns [i].name);
+    s_buf_lit (buf, "</tr>\n");
+}
+
+//  Levels 1..6 indented 1..6 em.
+static void
+s_html_section_title_open (s_buf_t *buf, long long level)
+{
+    long long indent = level < 1? 0: level > 6? 5: level - 1;
+    s_buf_printf (buf, "<td style=\"padding-left:%lldem\">", indent + 1);
+}
+
+//  A list of the quotes, each with its element and byte range.
+static void
+s_html_evidence (s_buf_t *buf, const s_item_t *item)
+{
+    if (item->ref_count) {
+        s_buf_lit (buf, "<ul class=\"ev\">");
+        for (size_t r = 0; r < item->ref_count; r++) {
+            const s_ref_t *ref = &item->refs [r];
+            if (*ref->text) {
+                s_buf_lit (buf, "<li><q>");
+                s_html (buf, ref->text);
+                s_buf_lit (buf, "</q> <span class=\"off\">");
+            }
+            else
+                s_buf_lit (buf, "<li><span class=\"muted\">(text not quoted)</span> <span class=\"off\">");
+            s_html (buf, ref->element);
+            s_buf_printf (buf, " \xc2\xb7 @%" PRIu64 ", %" PRIu32 " B</span></li>",
+                          ref->offset, ref->length);
+        }
+        s_buf_lit (buf, "</ul>");
+    }
+    if (item->ref_count < item->match_total)
+        s_buf_printf (buf, "<span class=\"muted\">%zu of %" PRIu64 " matches quoted</span>",
+                      item->ref_count, item->match_total);
+    else
+    if (!item->ref_count)
+        s_buf_lit (buf, "\xe2\x80\x94");
+}
+
+//  The overall score, large and coloured by its band.
+static void
+s_html_overall_lead (s_buf_t *buf, const s_item_t *macro)
+{
+    char score [32];
+    s_buf_printf (buf, "<p><span class=\"big %s\">", s_band (macro));
+    s_html (buf, s_score_text (macro, score, sizeof score));
+    s_buf_lit (buf, "</span> ");
+    s_html (buf, macro->quality);
+    s_buf_lit (buf, "</p>\n");
+}
+
+//  The dimensions' codes and names head the columns.
+static void
+s_html_matrix_open (s_buf_t *buf, const s_model_t *model)
+{
+    s_buf_lit (buf, "<table><tr><th>Policy area</th>");
+    for (size_t d = 0; d < model->dimension_count; d++) {
+        s_buf_lit (buf, "<th class=\"n\">");
+        s_html (buf, model->dimensions [d].code);
+        if (*model->dimensions [d].title) {
+            s_buf_lit (buf, "<br><small>");
+            s_html (buf, model->dimensions [d].title);
+            s_buf_lit (buf, "</small>");
+        }
+        s_buf_lit (buf, "</th>");
+    }
+    s_buf_lit (buf, "</tr>\n");
+}
+
+static void
+s_html_matrix_close (s_buf_t *buf, const s_model_t *model)
+{
+    s_buf_lit (buf, "</table>\n");
+}
+
+static const s_format_t s_html_page = {
+    .escape = s_html,
+    .begin = s_html_begin,
+    .end = s_html_end,
+    .section_open = s_html_section_open,
+    .section_close = "</section>\n",
+    .table_open = s_html_table_open,
+    .table_close = "</table>\n",
+    .no_table = "",
+    .cell = s_html_td,
+    .score_cell = s_html_score_td,
+    .section_title_open = s_html_section_title_open,
+    .evidence = s_html_evidence,
+    .hbars = s_svg_hbars,
+    .vbars = s_svg_vbars,
+    .overall_lead = s_html_overall_lead,
+    .matrix_open = s_html_matrix_open,
+    .matrix_close = s_html_matrix_close,
+    .row_open = "<tr>", .row_close = "</tr>\n",
+    .cell_open = "<td>", .cell_close = "</td>",
+    .figure_open = "<td class=\"n\">",
+    .line_open = "<p>", .line_close = ".</p>\n",
+    .note_open = "<p class=\"muted\">", .note_close = "</p>\n",
+    .aside_open = " <span class=\"off\">", .aside_close = "</span>",
+    .muted_open = "<span class=\"muted\">", .muted_close = "</span>",
+    .area_open = "<h3>", .area_close = "</h3>\n",
+    .code_open = "<code>", .code_close = "</code>",
+    .head_open = "<tr><th>", .head_close = "</th>",
+    .small_open = " <small>", .small_close = "</small>",
+    .others_heading = "<h3>Other inputs</h3>\n",
+};
 
 //  ---------------------------------------------------------------------
 //  The method
@@ -2816,9 +2918,9 @@ fac_methods_report_run (fac_context_t *ctx, const json_t *params)
     if (cfg.formats & S_FORMAT_JSON)
         s_render_json (&bufs [0], &model);
     if (cfg.formats & S_FORMAT_MARKDOWN)
-        s_render_markdown (&bufs [1], &model);
+        s_render_text (&bufs [1], &model, &s_markdown);
     if (cfg.formats & S_FORMAT_HTML)
-        s_render_html (&bufs [2], &model);
+        s_render_text (&bufs [2], &model, &s_html_page);
     //  What the result will carry: a byte takes at most 6 once escaped
     //  (\u00XX), so below S_OUTPUT_MAX / 6 the exact count is not needed.
     size_t raw = 0, carried = 0;

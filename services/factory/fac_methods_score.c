@@ -375,6 +375,8 @@ s_evidence_copy (fac_evidence_t *entry, const fac_input_evidence_t *source)
             .offset = source->matches [m].offset,
             .length = source->matches [m].length,
             .pattern = FAC_MATCH_COPIED,
+            .copied_text = source->matches [m].text,
+            .copied_pattern_id = source->matches [m].pattern_id,
         };
     entry->match_count = (uint32_t) source->match_count;
     return 0;

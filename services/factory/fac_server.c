@@ -339,6 +339,53 @@ s_sink_done (fac_sink_t *sink, const Farfan__BatchDone *done)
     s_sink_abandon (sink);
 }
 
+//  Execute.contract_digests: every contract must run the definition the
+//  requester names. One this factory does not hold (not loaded, or loaded
+//  with another digest: another requester's PUT_CONTRACTS replaced it)
+//  answers ERROR NOT_FOUND naming them, and nothing runs: the requester
+//  ships the definitions and sends the EXECUTE again. (Checked here, before
+//  the engine takes its references: messages are served in order, so a
+//  PUT_CONTRACTS sent just before this EXECUTE is what it finds.) Returns 0
+//  when the batch may run, -1 when answered.
+static int
+s_check_digests (fac_server_t *self, ff_rpc_t *rpc, const ff_msg_t *request,
+                 const Farfan__Execute *execute)
+{
+    if (execute->n_contract_digests == 0)
+        return 0;
+    if (execute->all || execute->n_contract_digests != execute->n_contract_ids) {
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__INVALID_ARGUMENT,
+                            "contract_digests names %zu digests for %zu contract_ids%s",
+                            execute->n_contract_digests, execute->n_contract_ids,
+                            execute->all ? " (all: not allowed)" : "");
+        return -1;
+    }
+    char text [768] = "";
+    size_t used = 0, count = 0;
+    for (size_t i = 0; i < execute->n_contract_ids; i++) {
+        const char *expected = execute->contract_digests [i];
+        if (!*expected)
+            continue;
+        fac_contract_t *contract = fac_contract_set_lookup (self->contracts, execute->contract_ids [i]);
+        if (contract && streq (contract->digest, expected))
+            continue;
+        if (count++ < 8 && used < sizeof text) {
+            int n = contract
+                  ? snprintf (text + used, sizeof text - used, "%s%s (holds %.19s…, expected %.19s…)",
+                              used ? ", " : "", execute->contract_ids [i], contract->digest, expected)
+                  : snprintf (text + used, sizeof text - used, "%s%s (not loaded)",
+                              used ? ", " : "", execute->contract_ids [i]);
+            used += n > 0 ? (size_t) n : 0;
+        }
+    }
+    if (count == 0)
+        return 0;
+    ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__NOT_FOUND,
+                        "%zu contract definition%s not held: %s%s; PUT_CONTRACTS and EXECUTE again",
+                        count, count == 1 ? "" : "s", text, count > 8 ? ", …" : "");
+    return -1;
+}
+
 static void
 s_handle_execute (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
@@ -357,6 +404,8 @@ s_handle_execute (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
         }
         ids = s_active_ids (self, phase, &count);
     }
+    if (s_check_digests (self, rpc, request, execute) != 0)
+        goto cleanup;
     fac_batch_request_t batch = {
         .contract_ids = ids ? ids : (const char *const *) execute->contract_ids,
         .contract_count = count,
@@ -558,17 +607,32 @@ s_handle_sync (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
     reply.success = !blocking;
 
     //  Adjustments: in-flight cap from our capacity, batch size, prewarm.
-    uint32_t capacity = (uint32_t) (2 * self->max_workers);
+    //  The cap keeps the pool busy without queueing more than about two
+    //  batches of CPU work (two per worker at least), plus every waiting
+    //  contract of the phase: those hold no thread, only a timer or a child.
+    reply.batch_size = s_batch_size (self);
+    size_t waiting = 0;
+    for (size_t i = 0; i < present_count; i++) {
+        fac_contract_t *contract = fac_contract_set_lookup (self->contracts, present [i]);
+        if (contract && fac_plan_is_waiting (contract))
+            waiting++;
+    }
+    size_t cpu_capacity = 2 * self->max_workers;
+    if (cpu_capacity < 2 * (size_t) reply.batch_size)
+        cpu_capacity = 2 * (size_t) reply.batch_size;
+    size_t limit = self->max_pending ? self->max_pending : 1;
+    size_t total = cpu_capacity + waiting;
+    uint32_t capacity = (uint32_t) (total < limit ? total : limit);
     uint32_t cap = capacity;
     if (sync->worker_budget && sync->worker_budget < capacity)
         cap = sync->worker_budget;
     if (sync->worker_budget != cap) {
-        snprintf (detail, sizeof detail, "worker budget %u, this factory runs %zu workers: "
-                  "in-flight cap %u", sync->worker_budget, self->max_workers, cap);
+        snprintf (detail, sizeof detail, "worker budget %u, this factory runs %zu workers "
+                  "(batches of %u) and %zu of the phase's contracts wait: in-flight cap %u",
+                  sync->worker_budget, self->max_workers, reply.batch_size, waiting, cap);
         s_adjustment_add (&reply, "in_flight_cap", cap, detail);
     }
     reply.in_flight_cap = cap;
-    reply.batch_size = s_batch_size (self);
     snprintf (detail, sizeof detail, "batches of %u contracts take about %.0f ms here",
               reply.batch_size, self->target_batch_ms);
     s_adjustment_add (&reply, "batch_size", reply.batch_size, detail);

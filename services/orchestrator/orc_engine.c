@@ -9,6 +9,7 @@
 */
 #include "orc_engine.h"
 #include "orc_report.h"
+#include "orc_sets.h"
 #include "factory.pb-c.h"
 #include "ff_clock.h"
 #include "ff_log.h"
@@ -23,7 +24,8 @@
 
 typedef enum {
     S_REQ_SYNC,
-    S_REQ_PUT_CONTRACTS,
+    S_REQ_PUT_CONTRACTS,                //  in alignment (SYNC follows)
+    S_REQ_SHIP,                         //  PUT_CONTRACTS before re-sending a refused EXECUTE
     S_REQ_PLAN,
     S_REQ_DOCUMENT,
     S_REQ_EXECUTE,
@@ -63,6 +65,10 @@ struct s_run {
     Farfan__RunState state;
     char *error;
     char digest [72];                   // the document's
+    orc_set_t *set;                     // its contract set (a reference); NULL until loaded
+    fac_contract_set_t *contracts;      // the set's contracts (borrowed from set)
+    char *set_location;                 // where the set was loaded from ("" = the default set)
+    char set_digest [72];               // the set's, as recorded at submission
     char *text;                         // the document; NULL until converted
     size_t text_size;
     orc_document_t *conversion;         // running PDF conversion
@@ -73,11 +79,13 @@ struct s_run {
     uint32_t worker_budget;
     char *params_json;
     uint64_t submitted_at_us;           // wall
+    uint64_t ended_at_us;               // wall, 0 until the run ends
     uint64_t started_mono_us;
     orc_store_phase_t phases [ORC_STORE_PHASES];
     zhashx_t *committed;                // contract id -> s_done_t
     //  the current phase
     zlistx_t *queue;                    // char * contract ids to dispatch, longest first
+    size_t share;                       // per factory in this dispatch pass (s_dispatch)
     zhashx_t *attempts;                 // contract id -> (uintptr_t) attempts so far
     zhashx_t *avoid;                    // contract id -> factory id that failed it (char *)
     zhashx_t *inflight;                 // contract id -> factory id (char *)
@@ -105,7 +113,8 @@ typedef struct {
     char **ids;                         // EXECUTE: contract ids sent; PUT_CONTRACTS: shipped
     size_t id_count;
     bool *reported;                     // EXECUTE: a result came for ids[i]
-    uint32_t round;                     // SYNC: 1st or 2nd after shipping
+    uint32_t round;                     // SYNC: 1st or 2nd after shipping; EXECUTE: 2nd after
+                                        //   shipping the definitions it was refused for
 } s_request_t;
 
 //  A result waiting for the group commit.
@@ -126,7 +135,7 @@ struct orc_engine {
     orc_engine_options_t options;
     zloop_t *loop;
     orc_store_t *store;
-    fac_contract_set_t *contracts;
+    orc_sets_t *sets;                   // the contract sets runs hold
     ff_publisher_t *publisher;
     ff_metrics_t *metrics;
     zhashx_t *runs;                     // run id -> s_run_t (active)
@@ -148,6 +157,7 @@ struct orc_engine {
     ff_counter_t *malformed_replies;
     ff_counter_t *redispatched_lost;
     ff_counter_t *retried;
+    ff_counter_t *redispatched_stale;
     ff_histogram_t *commit_duration;
 };
 
@@ -223,8 +233,13 @@ s_done_from_result (s_done_t *done, const Farfan__ContractResult *result)
     done->confidence = result->confidence;
     done->quality = strdup (result->quality);
     json_t *output = *result->output_json ? json_loads (result->output_json, 0, NULL) : NULL;
+    //  Micro contracts count their elements; scoring contracts take them
+    //  over from their input (score.from_input).
     json_t *missing = json_object_get (json_object_get (output, "text.count_elements"),
                                        "missing_elements");
+    if (json_array_size (missing) == 0)
+        missing = json_object_get (json_object_get (output, "score.from_input"),
+                                   "missing_elements");
     size_t count = json_array_size (missing);
     if (count) {
         done->missing = (char **) calloc (count, sizeof (char *));
@@ -413,6 +428,9 @@ s_run_new (orc_engine_t *self, const orc_store_run_t *record)
     run->state = record->state;
     run->error = strdup (record->error ? record->error : "");
     snprintf (run->digest, sizeof run->digest, "%s", record->document_digest ? record->document_digest : "");
+    run->set_location = strdup (record->contract_set ? record->contract_set : "");
+    snprintf (run->set_digest, sizeof run->set_digest, "%s",
+              record->contract_set_digest ? record->contract_set_digest : "");
     run->first_phase = (int) record->first_phase;
     run->last_phase = (int) record->last_phase;
     run->phase = -1;
@@ -496,6 +514,8 @@ s_run_free (s_run_t *run)
     if (handle)
         zlistx_delete (self->order, handle);
     zhashx_delete (self->runs, run->id);
+    orc_sets_release (self->sets, &run->set);
+    free (run->set_location);
     free (run->params_json);
     free (run->error);
     free (run->name);
@@ -524,8 +544,9 @@ s_status_fill (s_run_t *run, Farfan__RunStatus *status, bool with_phases)
     status->error = strdup (run->error);
     status->current_phase = strdup (run->phase >= 0 ? s_phase_name (run->phase) : "");
     status->submitted_at_us = run->submitted_at_us;
+    status->ended_at_us = run->ended_at_us;
     status->document_digest = strdup (run->digest);
-    status->contract_set_digest = strdup (fac_contract_set_digest (run->engine->contracts));
+    status->contract_set_digest = strdup (run->set_digest);
     status->total = run->total;
     status->done = run->done;
     if (run->phase >= 0 && run->phase_estimate_s > 0) {
@@ -633,6 +654,7 @@ s_status_from_store (orc_engine_t *self, const char *run_id, Farfan__RunStatus *
     run.state = record->state;
     run.error = (char *) record->error;
     snprintf (run.digest, sizeof run.digest, "%s", record->document_digest);
+    snprintf (run.set_digest, sizeof run.set_digest, "%s", record->contract_set_digest);
     run.first_phase = (int) record->first_phase;
     run.last_phase = (int) record->last_phase;
     run.phase = -1;
@@ -741,6 +763,7 @@ s_run_end (s_run_t *run, Farfan__RunState state, const char *error)
     free (run->error);
     run->error = strdup (error ? error : "");
     uint64_t now = ff_clock_wall_us ();
+    run->ended_at_us = now;
     if (orc_store_run_set_state (self->store, run->id, state, run->error, now) != 0)
         ff_log_error ("run %s: cannot record its end: %s", run->id, orc_store_error (self->store));
     if (run->phase >= 0 && (run->phases [run->phase].state == FARFAN__PHASE_STATE__PHASE_RUNNING
@@ -803,10 +826,10 @@ s_phase_end (s_run_t *run)
 //  The ACTIVE contracts of phase, sorted by id (borrowed). Caller frees
 //  the array.
 static fac_contract_t **
-s_phase_contracts (orc_engine_t *self, int phase, size_t *count)
+s_phase_contracts (s_run_t *run, int phase, size_t *count)
 {
     size_t total = 0;
-    fac_contract_t **all = fac_contract_set_all (self->contracts, &total);
+    fac_contract_t **all = run->contracts ? fac_contract_set_all (run->contracts, &total) : NULL;
     fac_contract_t **list = (fac_contract_t **) calloc (total ? total : 1, sizeof (fac_contract_t *));
     *count = 0;
     for (size_t i = 0; list && i < total; i++)
@@ -816,10 +839,10 @@ s_phase_contracts (orc_engine_t *self, int phase, size_t *count)
 }
 
 static bool
-s_phase_needs_document (orc_engine_t *self, int phase)
+s_phase_needs_document (s_run_t *run, int phase)
 {
     size_t count = 0;
-    fac_contract_t **list = s_phase_contracts (self, phase, &count);
+    fac_contract_t **list = s_phase_contracts (run, phase, &count);
     bool needs = false;
     for (size_t i = 0; i < count && !needs; i++)
         needs = list [i]->uses_document;
@@ -869,7 +892,7 @@ s_send_sync (s_run_t *run, const char *factory_id, uint32_t round)
 {
     orc_engine_t *self = run->engine;
     size_t count = 0;
-    fac_contract_t **list = s_phase_contracts (self, run->phase, &count);
+    fac_contract_t **list = s_phase_contracts (run, run->phase, &count);
     Farfan__ContractRef *refs = (Farfan__ContractRef *) calloc (count ? count : 1, sizeof (Farfan__ContractRef));
     Farfan__ContractRef **pointers = (Farfan__ContractRef **) calloc (count ? count : 1, sizeof (void *));
     for (size_t i = 0; refs && pointers && i < count; i++) {
@@ -883,7 +906,7 @@ s_send_sync (s_run_t *run, const char *factory_id, uint32_t round)
     sync.phase = (char *) s_phase_name (run->phase);
     sync.contracts = pointers;
     sync.n_contracts = refs && pointers ? count : 0;
-    sync.contract_set_digest = (char *) fac_contract_set_digest (self->contracts);
+    sync.contract_set_digest = run->set_digest;
     sync.worker_budget = run->worker_budget;
     s_request_t *request = s_request (self, S_REQ_SYNC, run, factory_id,
                                       FARFAN__MESSAGE_TYPE__SYNC, &sync.base);
@@ -896,15 +919,18 @@ s_send_sync (s_run_t *run, const char *factory_id, uint32_t round)
     free (list);
 }
 
-//  Ships the named contracts' definitions to a factory.
+//  Ships the named contracts' definitions (the run's) to a factory; kind
+//  S_REQ_PUT_CONTRACTS in alignment (counted in run->aligning), S_REQ_SHIP
+//  at dispatch.
 static bool
-s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_count)
+s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_count,
+                  s_req_kind_t kind)
 {
     orc_engine_t *self = run->engine;
     char **texts = (char **) calloc (id_count ? id_count : 1, sizeof (char *));
     size_t count = 0;
     for (size_t i = 0; texts && i < id_count; i++) {
-        fac_contract_t *contract = fac_contract_set_lookup (self->contracts, ids [i]);
+        fac_contract_t *contract = fac_contract_set_lookup (run->contracts, ids [i]);
         if (contract)
             texts [count++] = contract->canonical;
     }
@@ -915,7 +941,7 @@ s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_co
     Farfan__PutContracts put = FARFAN__PUT_CONTRACTS__INIT;
     put.contracts_json = texts;
     put.n_contracts_json = count;
-    s_request_t *request = s_request (self, S_REQ_PUT_CONTRACTS, run, factory_id,
+    s_request_t *request = s_request (self, kind, run, factory_id,
                                       FARFAN__MESSAGE_TYPE__PUT_CONTRACTS, &put.base);
     free (texts);
     if (!request)
@@ -923,7 +949,8 @@ s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_co
     request->ids = (char **) calloc (id_count, sizeof (char *));
     for (size_t i = 0; request->ids && i < id_count; i++)
         request->ids [request->id_count++] = strdup (ids [i]);
-    run->aligning++;
+    if (kind == S_REQ_PUT_CONTRACTS)
+        run->aligning++;
     return true;
 }
 
@@ -967,7 +994,7 @@ s_align (s_run_t *run, s_worker_t *worker)
 {
     if (zlistx_find (run->aligned, worker->id))
         return;
-    if (s_phase_needs_document (run->engine, run->phase))
+    if (s_phase_needs_document (run, run->phase))
         s_send_document (run, worker);
     s_send_sync (run, worker->id, 1);
 }
@@ -995,6 +1022,22 @@ s_align_timeout (zloop_t *loop, int timer_id, void *arg)
 
 //  Called as alignment answers come in: once none is outstanding, the
 //  phase starts with the aligned factories.
+//  A queued contract ranked for dispatch: longest estimate first.
+typedef struct {
+    char *id;
+    double estimate;
+    size_t position;            // in the queue before sorting (stable ties)
+} s_ranked_t;
+
+static int
+s_ranked_compare (const void *a, const void *b)
+{
+    const s_ranked_t *x = (const s_ranked_t *) a, *y = (const s_ranked_t *) b;
+    if (x->estimate != y->estimate)
+        return x->estimate > y->estimate ? -1 : 1;
+    return x->position < y->position ? -1 : x->position > y->position;
+}
+
 static void
 s_alignment_answered (s_run_t *run)
 {
@@ -1012,35 +1055,27 @@ s_alignment_answered (s_run_t *run)
         s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, error);
         return;
     }
-    //  Longest first, by the plans' estimates.
+    //  Longest first, by the plans' estimates (ties keep the queue's order).
     size_t count = zlistx_size (run->queue);
-    char **ids = (char **) calloc (count ? count : 1, sizeof (char *));
-    double *estimates = (double *) calloc (count ? count : 1, sizeof (double));
+    s_ranked_t *ranked = (s_ranked_t *) calloc (count ? count : 1, sizeof (s_ranked_t));
     size_t n = 0;
     double work_us = 0, longest_us = 0;
-    for (char *id = (char *) zlistx_first (run->queue); ids && estimates && id;
+    for (char *id = (char *) zlistx_first (run->queue); ranked && id;
          id = (char *) zlistx_next (run->queue)) {
         double *estimate = (double *) zhashx_lookup (run->estimates, id);
-        ids [n] = strdup (id);
-        estimates [n] = estimate ? *estimate : 0;
-        work_us += estimates [n];
-        longest_us = fmax (longest_us, estimates [n]);
+        ranked [n] = (s_ranked_t) { .id = strdup (id), .estimate = estimate ? *estimate : 0,
+                                    .position = n };
+        work_us += ranked [n].estimate;
+        longest_us = fmax (longest_us, ranked [n].estimate);
         n++;
     }
-    for (size_t i = 1; i < n; i++)      //  insertion sort: stable, n is a phase
-        for (size_t j = i; j > 0 && estimates [j] > estimates [j - 1]; j--) {
-            double e = estimates [j];
-            estimates [j] = estimates [j - 1];
-            estimates [j - 1] = e;
-            char *t = ids [j];
-            ids [j] = ids [j - 1];
-            ids [j - 1] = t;
-        }
-    zlistx_purge (run->queue);
-    for (size_t i = 0; i < n; i++)
-        zlistx_add_end (run->queue, ids [i]);
-    free (ids);
-    free (estimates);
+    if (ranked) {
+        qsort (ranked, n, sizeof (s_ranked_t), s_ranked_compare);
+        zlistx_purge (run->queue);
+        for (size_t i = 0; i < n; i++)
+            zlistx_add_end (run->queue, ranked [i].id);
+    }
+    free (ranked);
     //  The factories' parallel slots, for the ETA.
     double slots = 0;
     for (char *id = (char *) zlistx_first (run->aligned); id; id = (char *) zlistx_next (run->aligned)) {
@@ -1086,7 +1121,7 @@ s_phase_start (s_run_t *run)
     run->aligning = 0;
     run->phase_estimate_s = 0;
     size_t count = 0;
-    fac_contract_t **list = s_phase_contracts (self, run->phase, &count);
+    fac_contract_t **list = s_phase_contracts (run, run->phase, &count);
     uint32_t done = 0, failed = 0;
     for (size_t i = 0; i < count; i++) {
         s_done_t *committed = (s_done_t *) zhashx_lookup (run->committed, list [i]->id);
@@ -1160,7 +1195,7 @@ s_run_start (s_run_t *run)
     run->done = (uint32_t) zhashx_size (run->committed);
     for (int p = run->first_phase; p <= run->last_phase; p++) {
         size_t count = 0;
-        free (s_phase_contracts (self, p, &count));
+        free (s_phase_contracts (run, p, &count));
         run->total += (uint32_t) count;
     }
     s_signal (self, "run.started", run->id, -1, NAN, NULL, 0);
@@ -1179,12 +1214,11 @@ s_run_start (s_run_t *run)
 static Farfan__InputResult **
 s_batch_inputs (s_run_t *run, char **ids, size_t count, size_t *input_count)
 {
-    orc_engine_t *self = run->engine;
     zhashx_t *seen = zhashx_new ();
     size_t capacity = 16, used = 0;
     Farfan__InputResult **inputs = (Farfan__InputResult **) calloc (capacity, sizeof (void *));
     for (size_t i = 0; inputs && i < count; i++) {
-        fac_contract_t *contract = fac_contract_set_lookup (self->contracts, ids [i]);
+        fac_contract_t *contract = fac_contract_set_lookup (run->contracts, ids [i]);
         for (size_t k = 0; contract && k < contract->input_count; k++) {
             const char *input_id = contract->input_contracts [k];
             s_done_t *done = (s_done_t *) zhashx_lookup (run->committed, input_id);
@@ -1217,7 +1251,7 @@ s_batch_inputs (s_run_t *run, char **ids, size_t count, size_t *input_count)
                 input->n_evidence = done->result->n_evidence;
                 input->output_json = done->result->output_json;
             }
-            fac_contract_t *source = fac_contract_set_lookup (self->contracts, input_id);
+            fac_contract_t *source = fac_contract_set_lookup (run->contracts, input_id);
             if (source) {
                 input->contract_type = source->type;
                 input->title = source->title;
@@ -1254,14 +1288,23 @@ s_take (s_run_t *run, s_worker_t *worker, size_t room, char **ids)
     return taken;
 }
 
+//  Sends ids (taken: owned by the request from now, or back to the queue
+//  when the send is refused) to worker. Each contract names the digest of
+//  the run's definition: a factory holding another one (a run with a set
+//  defining the same id differently shipped it there) refuses the batch
+//  instead of running the wrong one. round 2: the definitions were just
+//  shipped for a refused batch.
 static void
-s_send_batch (s_run_t *run, s_worker_t *worker, char **ids, size_t count)
+s_send_batch (s_run_t *run, s_worker_t *worker, char **ids, size_t count, uint32_t round)
 {
     orc_engine_t *self = run->engine;
     bool document = false;
-    for (size_t i = 0; i < count && !document; i++) {
-        fac_contract_t *contract = fac_contract_set_lookup (self->contracts, ids [i]);
-        document = contract && contract->uses_document;
+    const char **digests = (const char **) calloc (count ? count : 1, sizeof (char *));
+    for (size_t i = 0; i < count; i++) {
+        fac_contract_t *contract = fac_contract_set_lookup (run->contracts, ids [i]);
+        document |= contract && contract->uses_document;
+        if (digests)
+            digests [i] = contract ? contract->digest : "";
     }
     if (document)
         s_send_document (run, worker);
@@ -1275,19 +1318,24 @@ s_send_batch (s_run_t *run, s_worker_t *worker, char **ids, size_t count)
     execute.n_inputs = input_count;
     execute.params_json = run->params_json;
     execute.run_id = run->id;
+    execute.contract_digests = (char **) digests;
+    execute.n_contract_digests = digests ? count : 0;
     s_request_t *request = s_request (self, S_REQ_EXECUTE, run, worker->id,
                                       FARFAN__MESSAGE_TYPE__EXECUTE, &execute.base);
     for (size_t i = 0; i < input_count; i++)
         free (inputs [i]);
     free (inputs);
+    free (digests);
     if (!request) {
         //  Refused (the factory is saturated or gone): back to the queue.
         for (size_t i = count; i-- > 0; )
             zlistx_add_start (run->queue, ids [i]);
+        free (ids);
         return;
     }
     request->ids = ids;         //  the request owns them now
     request->id_count = count;
+    request->round = round;
     request->reported = (bool *) calloc (count, sizeof (bool));
     for (size_t i = 0; i < count; i++) {
         uintptr_t attempts = (uintptr_t) zhashx_lookup (run->attempts, ids [i]);
@@ -1301,6 +1349,13 @@ s_send_batch (s_run_t *run, s_worker_t *worker, char **ids, size_t count)
 static void
 s_dispatch (orc_engine_t *self)
 {
+    //  Each pass splits what is queued evenly between the run's factories;
+    //  a factory that returns its credits sooner takes more in later passes.
+    for (s_run_t *run = (s_run_t *) zlistx_first (self->order); run;
+         run = (s_run_t *) zlistx_next (self->order)) {
+        size_t factories = zlistx_size (run->aligned) ? zlistx_size (run->aligned) : 1;
+        run->share = (zlistx_size (run->queue) + factories - 1) / factories;
+    }
     for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
          worker = (s_worker_t *) zhashx_next (self->workers)) {
         //  zhashx's cursor is shared: collect the runs first.
@@ -1310,18 +1365,28 @@ s_dispatch (orc_engine_t *self)
             ||  run->phases [run->phase].state != FARFAN__PHASE_STATE__PHASE_RUNNING
             ||  !zlistx_find (run->aligned, worker->id))
                 continue;
-            while (worker->cap > worker->in_flight && zlistx_size (run->queue) > 0) {
+            size_t batch = worker->batch_size ? worker->batch_size : self->options.default_batch_size;
+            //  A credit freed by one result is not spent on a one-contract
+            //  EXECUTE while others are in flight: dispatch waits until a
+            //  batch's worth (at most half the cap) is free or the queue fits.
+            size_t want = batch < ((size_t) worker->cap + 1) / 2 ? batch : ((size_t) worker->cap + 1) / 2;
+            size_t allowance = run->share;
+            while (worker->cap > worker->in_flight && zlistx_size (run->queue) > 0 && allowance > 0) {
                 size_t room = worker->cap - worker->in_flight;
-                size_t batch = worker->batch_size ? worker->batch_size : self->options.default_batch_size;
+                if (room < want && room < zlistx_size (run->queue) && worker->in_flight > 0)
+                    break;
                 if (room > batch)
                     room = batch;
+                if (room > allowance)
+                    room = allowance;
                 char **ids = (char **) calloc (room, sizeof (char *));
                 size_t taken = ids ? s_take (run, worker, room, ids) : 0;
                 if (taken == 0) {
                     free (ids);
                     break;
                 }
-                s_send_batch (run, worker, ids, taken);
+                allowance -= taken;
+                s_send_batch (run, worker, ids, taken, 1);
             }
         }
     }
@@ -1358,7 +1423,9 @@ s_apply (orc_engine_t *self, s_pending_t *pending, bool duplicate)
     if (pending->status == FARFAN__RESULT_STATUS__RESULT_FAILED
     ||  pending->status == FARFAN__RESULT_STATUS__RESULT_TIMEOUT)
         phase->failed++;
-    fac_contract_t *contract = fac_contract_set_lookup (self->contracts, pending->contract_id);
+    if (done->result && done->result->from_cache)
+        phase->from_cache++;
+    fac_contract_t *contract = fac_contract_set_lookup (run->contracts, pending->contract_id);
     char subject [256];
     if (contract && *contract->policy_area && *contract->dimension && *contract->base_question)
         snprintf (subject, sizeof subject, "%s/%s/%s", contract->policy_area, contract->dimension,
@@ -1626,13 +1693,27 @@ s_on_sync_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
     char **ship = NULL;
     size_t ship_count = 0;
     bool blocking = false;
+    bool deferred = false;
     for (size_t i = 0; i < reply->n_conflicts; i++) {
         const Farfan__Conflict *conflict = reply->conflicts [i];
         bool fixable = strcmp (conflict->kind, "missing_contracts") == 0
                     || strcmp (conflict->kind, "stale_contracts") == 0;
         if (strcmp (conflict->kind, "digest_mismatch") == 0)
             continue;       //  informational
-        if (fixable && request->round == 1) {
+        if (fixable && request->round > 1) {
+            //  The factory accepted what was shipped (a rejection excludes
+            //  it before this SYNC), yet holds other definitions now:
+            //  another run's set defines these ids differently and shipped
+            //  its own meanwhile. Each EXECUTE names its definitions'
+            //  digests, so they are shipped again with the work.
+            char detail [400];
+            snprintf (detail, sizeof detail, "%s; replaced by another run's definitions since "
+                      "shipping them: shipped again with each batch", conflict->detail);
+            s_conflict_add (run, worker->id, conflict->kind, detail, true);
+            deferred = true;
+        }
+        else
+        if (fixable) {
             char **grown = (char **) realloc (ship, (ship_count + conflict->n_ids) * sizeof (char *));
             if (grown) {
                 ship = grown;
@@ -1646,13 +1727,14 @@ s_on_sync_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
             s_conflict_add (run, worker->id, conflict->kind, conflict->detail, false);
         }
     }
-    if (!blocking && ship_count > 0 && s_ship_contracts (run, worker->id, ship, ship_count)) {
+    if (!blocking && ship_count > 0
+    &&  s_ship_contracts (run, worker->id, ship, ship_count, S_REQ_PUT_CONTRACTS)) {
         free (ship);
         farfan__sync_reply__free_unpacked (reply, NULL);
         return;             //  SYNC again when PUT_CONTRACTS answers
     }
     free (ship);
-    if (blocking || ship_count > 0 || !reply->success) {
+    if (blocking || ship_count > 0 || (!reply->success && !deferred)) {
         char detail [256];
         snprintf (detail, sizeof detail, "left out of phase %s: %s", s_phase_name (run->phase),
                   blocking ? "a conflict the orchestrator cannot resolve"
@@ -1696,7 +1778,9 @@ s_on_plan_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
             if (value < *known)
                 *known = value;
         }
-        for (size_t i = 0; i < plan->n_warnings; i++)
+        //  A plan's warnings qualify its estimate, which only a deadline
+        //  is judged by: without one they would only be noise.
+        for (size_t i = 0; run->deadline_s > 0 && i < plan->n_warnings; i++)
             s_note (run->warnings, "factory %s plan: %s", request->factory_id, plan->warnings [i]);
         farfan__execution_plan__free_unpacked (plan, NULL);
     }
@@ -1704,6 +1788,75 @@ s_on_plan_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
         zlistx_add_end (run->aligned, strdup (request->factory_id));
     if (run->phases [run->phase].state == FARFAN__PHASE_STATE__PHASE_RUNNING)
         s_dispatch (run->engine);       //  a latecomer joins the running phase
+}
+
+//  True when a PUT_CONTRACTS_REPLY rejected definitions (or does not
+//  decode), with what the factory said in reason.
+static bool
+s_put_rejected (const ff_msg_t *msg, char *reason, size_t reason_size)
+{
+    Farfan__PutContractsReply *reply = farfan__put_contracts_reply__unpack (
+        NULL, ff_msg_body_size (msg), ff_msg_body_data (msg));
+    if (!reply) {
+        snprintf (reason, reason_size, "PUT_CONTRACTS reply does not decode");
+        return true;
+    }
+    bool rejected = reply->rejected > 0;
+    if (rejected) {
+        const Farfan__LoadError *first = reply->n_errors ? reply->errors [0] : NULL;
+        snprintf (reason, reason_size, "PUT_CONTRACTS: %u definition%s rejected%s%s%s%s%s%s",
+                  reply->rejected, reply->rejected == 1 ? "" : "s", first ? "; first: " : "",
+                  first ? first->contract_id : "", first && *first->field ? ": " : "",
+                  first ? first->field : "", first ? ": " : "", first ? first->reason : "");
+    }
+    farfan__put_contracts_reply__free_unpacked (reply, NULL);
+    return rejected;
+}
+
+//  A factory refused a batch (ERROR NOT_FOUND): it does not hold the
+//  definitions the batch named, typically because another run's set
+//  defines the same ids differently and shipped its own there. Ship the
+//  run's definitions and send the same contracts again at once, on the
+//  same connection: the factory serves them in order, so the batch finds
+//  what was shipped (a second refusal is a failure, retried elsewhere).
+//  Not an attempt: the contracts never ran.
+static void
+s_resend_refused (s_run_t *run, s_worker_t *worker, s_request_t *request, const char *reason)
+{
+    orc_engine_t *self = run->engine;
+    char **ids = (char **) calloc (request->id_count ? request->id_count : 1, sizeof (char *));
+    size_t count = 0;
+    for (size_t i = 0; ids && i < request->id_count; i++) {
+        if (request->reported [i])
+            continue;
+        request->reported [i] = true;
+        if (worker->in_flight > 0)
+            worker->in_flight--;
+        const char *id = request->ids [i];
+        zhashx_delete (run->inflight, id);
+        if (zhashx_lookup (run->committed, id))
+            continue;
+        uintptr_t attempts = (uintptr_t) zhashx_lookup (run->attempts, id);
+        if (attempts > 1)
+            zhashx_update (run->attempts, id, (void *) (attempts - 1));
+        else
+            zhashx_delete (run->attempts, id);
+        ids [count++] = strdup (id);
+    }
+    ff_log_debug ("run %s: factory %s refused %zu contracts (%s): shipping them", run->id,
+                  worker->id, count, reason);
+    if (count == 0) {
+        free (ids);
+        return;
+    }
+    ff_counter_add (self->redispatched_stale, count);
+    if (!s_ship_contracts (run, worker->id, ids, count, S_REQ_SHIP)) {
+        for (size_t i = count; i-- > 0; )
+            zlistx_add_start (run->queue, ids [i]);
+        free (ids);
+        return;
+    }
+    s_send_batch (run, worker, ids, count, 2);
 }
 
 void
@@ -1726,6 +1879,11 @@ orc_engine_reply (orc_engine_t *self, const char *factory_id, const ff_msg_t *ms
                 s_on_result (self, worker, request, msg);
                 finished = false;
             }
+            else
+            if (type == FARFAN__MESSAGE_TYPE__ERROR
+            &&  ff_msg_status_code (msg) == FARFAN__ERROR_CODE__NOT_FOUND && request->round == 1
+            &&  run && run->state == FARFAN__RUN_STATE__RUN_RUNNING && run->phase == request->phase)
+                s_resend_refused (run, worker, request, ff_msg_status_message (msg));
             else
             if (type == FARFAN__MESSAGE_TYPE__NEED_DOCUMENT && run && run->text) {
                 //  The factory lost the document (evicted): send it, then
@@ -1756,12 +1914,24 @@ orc_engine_reply (orc_engine_t *self, const char *factory_id, const ff_msg_t *ms
         case S_REQ_PUT_CONTRACTS:
             if (run && run->phase == request->phase) {
                 run->aligning--;
-                if (type == FARFAN__MESSAGE_TYPE__PUT_CONTRACTS_REPLY)
-                    s_send_sync (run, factory_id, 2);
+                char rejected [512] = "";
+                if (type != FARFAN__MESSAGE_TYPE__PUT_CONTRACTS_REPLY
+                ||  s_put_rejected (msg, rejected, sizeof rejected))
+                    s_conflict_add (run, factory_id, "excluded",
+                                    *rejected ? rejected : ff_msg_status_message (msg), false);
                 else
-                    s_conflict_add (run, factory_id, "excluded", ff_msg_status_message (msg), false);
+                    s_send_sync (run, factory_id, 2);
             }
             break;
+        case S_REQ_SHIP: {
+            //  The EXECUTE sent right after it says whether it worked.
+            char rejected [512] = "";
+            if (type != FARFAN__MESSAGE_TYPE__PUT_CONTRACTS_REPLY
+            ||  s_put_rejected (msg, rejected, sizeof rejected))
+                ff_log_warn ("run %s: factory %s: %s", request->run_id, factory_id,
+                             *rejected ? rejected : ff_msg_status_message (msg));
+            break;
+        }
         case S_REQ_PLAN:
             if (run && run->phase == request->phase) {
                 run->aligning--;
@@ -1843,7 +2013,9 @@ orc_engine_factory_gone (orc_engine_t *self, const char *factory_id, const char 
         if (request->kind == S_REQ_EXECUTE)
             s_request_abandon (self, request, why, false);
         else
-        if (run && run->phase == request->phase && request->kind != S_REQ_DOCUMENT && run->aligning > 0) {
+        if (run && run->phase == request->phase && run->aligning > 0
+        &&  (request->kind == S_REQ_SYNC || request->kind == S_REQ_PUT_CONTRACTS
+         ||  request->kind == S_REQ_PLAN)) {
             run->aligning--;
             if (!zlistx_find (runs, run))
                 zlistx_add_end (runs, run);
@@ -1970,6 +2142,18 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply
         ff_reply_destroy (&reply);
         return;
     }
+    //  The run's contract set, loaded (or shared) now: a set that cannot
+    //  be used refuses the submission, nothing stored.
+    char location [1024];
+    char set_err [768];
+    orc_set_t *set = NULL;
+    if (orc_sets_resolve (self->sets, submit->contract_set, location, sizeof location,
+                          set_err, sizeof set_err) != 0
+    ||  !(set = orc_sets_acquire (self->sets, location, set_err, sizeof set_err))) {
+        ff_reply_error (reply, FARFAN__ERROR_CODE__INVALID_ARGUMENT, "%s", set_err);
+        ff_reply_destroy (&reply);
+        return;
+    }
     zuuid_t *uuid = zuuid_new ();
     char run_id [40];
     snprintf (run_id, sizeof run_id, "run-%.12s", zuuid_str_canonical (uuid) + 24);
@@ -1983,7 +2167,7 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply
         .state = FARFAN__RUN_STATE__RUN_QUEUED,
         .error = "",
         .document_digest = "",
-        .contract_set_digest = fac_contract_set_digest (self->contracts),
+        .contract_set_digest = orc_set_digest (set),
         .first_phase = (uint32_t) first,
         .last_phase = (uint32_t) last,
         .deadline_s = submit->deadline_s,
@@ -1991,21 +2175,26 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply
         .worker_budget = submit->worker_budget,
         .params_json = submit->params_json,
         .submitted_at_us = ff_clock_wall_us (),
+        .contract_set = location,
     };
     if (orc_store_run_insert (self->store, &record) != 0) {
         ff_reply_error (reply, FARFAN__ERROR_CODE__UNAVAILABLE, "cannot record the run: %s",
                         orc_store_error (self->store));
         ff_reply_destroy (&reply);
+        orc_sets_release (self->sets, &set);
         return;
     }
     s_run_t *run = s_run_new (self, &record);
+    run->set = set;
+    run->contracts = orc_set_contracts (set);
     Farfan__Submitted submitted = FARFAN__SUBMITTED__INIT;
     submitted.run_id = run->id;
     submitted.state = run->state;
     ff_reply_send (reply, FARFAN__MESSAGE_TYPE__SUBMITTED, &submitted.base);
     ff_reply_destroy (&reply);
-    ff_log_info ("run %s submitted: %s, phases %s..%s", run->id, run->name,
-                 s_phase_name (first), s_phase_name (last));
+    ff_log_info ("run %s submitted: %s, phases %s..%s, contract set %s (%s)", run->id, run->name,
+                 s_phase_name (first), s_phase_name (last), *location ? location : "default",
+                 run->set_digest);
 
     //  The callback gets the engine and the run id (the run may be gone by then).
     char *arg = (char *) malloc (sizeof self + sizeof run->id);
@@ -2260,14 +2449,14 @@ s_resume_result (const orc_store_result_t *stored, void *arg)
 
 orc_engine_t *
 orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t *store,
-                fac_contract_set_t *contracts, ff_publisher_t *publisher, ff_metrics_t *metrics,
+                orc_sets_t *sets, ff_publisher_t *publisher, ff_metrics_t *metrics,
                 char *err, size_t err_size)
 {
     orc_engine_t *self = (orc_engine_t *) zmalloc (sizeof (orc_engine_t));
     self->options = *options;
     self->loop = loop;
     self->store = store;
-    self->contracts = contracts;
+    self->sets = sets;
     self->publisher = publisher;
     self->metrics = metrics;
     zuuid_t *uuid = zuuid_new ();
@@ -2310,6 +2499,8 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
         "Contracts dispatched again, by why", "reason=\"lost\"");
     self->retried = ff_metrics_counter (metrics, "farfan_contracts_redispatched_total",
         "Contracts dispatched again, by why", "reason=\"failed\"");
+    self->redispatched_stale = ff_metrics_counter (metrics, "farfan_contracts_redispatched_total",
+        "Contracts dispatched again, by why", "reason=\"stale_definition\"");
     self->commit_duration = ff_metrics_histogram (metrics, "farfan_commit_duration_seconds",
         "Time to commit a group of results, seconds", NULL);
 
@@ -2321,6 +2512,28 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
     }
     zlistx_t *resumed = zlistx_dup (self->order);
     for (s_run_t *run = (s_run_t *) zlistx_first (resumed); run; run = (s_run_t *) zlistx_next (resumed)) {
+        //  Its contract set again, from where it was loaded, and exactly
+        //  the definitions it started with: a run never goes on with
+        //  other contracts.
+        char set_err [768];
+        char error [1200];
+        run->set = orc_sets_acquire (sets, run->set_location, set_err, sizeof set_err);
+        if (!run->set) {
+            snprintf (error, sizeof error, "resumed after a restart, but its contract set cannot "
+                      "be loaded again: %s", set_err);
+            s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, error);
+            continue;
+        }
+        if (*run->set_digest && !streq (orc_set_digest (run->set), run->set_digest)) {
+            snprintf (error, sizeof error, "resumed after a restart, but its contract set (%s) "
+                      "changed since it was submitted: it was %s, it is %s now; the run does "
+                      "not go on with other contracts",
+                      *run->set_location ? run->set_location : "the orchestrator's contracts_dir",
+                      run->set_digest, orc_set_digest (run->set));
+            s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, error);
+            continue;
+        }
+        run->contracts = orc_set_contracts (run->set);
         orc_store_result_each (store, run->id, -1, NULL, s_resume_result, run);
         uint8_t *text = NULL;
         size_t size = 0;

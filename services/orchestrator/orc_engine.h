@@ -45,6 +45,7 @@
 #include "ff_publisher.h"
 #include "ff_rpc.h"
 #include "orc_document.h"
+#include "orc_sets.h"
 #include "orc_store.h"
 #include "orchestrator.pb-c.h"
 
@@ -66,12 +67,16 @@ typedef struct {
     void *send_arg;
 } orc_engine_options_t;
 
-//  store, contracts, publisher (may be NULL) and metrics are borrowed and
-//  must outlive the engine. Resumes the store's unfinished runs (their
-//  phases wait for factories to register). NULL with the reason in err.
+//  store, sets, publisher (may be NULL) and metrics are borrowed and must
+//  outlive the engine. Each run holds its own contract set (from sets:
+//  SubmitRun.contract_set). Resumes the store's unfinished runs (their
+//  phases wait for factories to register), each with its set reloaded from
+//  where it was loaded: a set that cannot be loaded, or whose digest is not
+//  the one recorded at submission, fails the run. NULL with the reason in
+//  err.
 orc_engine_t *
     orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t *store,
-                    fac_contract_set_t *contracts, ff_publisher_t *publisher,
+                    orc_sets_t *sets, ff_publisher_t *publisher,
                     ff_metrics_t *metrics, char *err, size_t err_size);
 
 //  Stops everything (watchers are told nothing more; runs stay as the
@@ -84,7 +89,9 @@ void
 
 //  Accepts a run: answers SUBMITTED at once through reply (taking it) and
 //  goes on in the background. On a refused submission (no document, bad
-//  phase range...) answers ERROR INVALID_ARGUMENT instead.
+//  phase range, a contract set that cannot be resolved or loaded, holds an
+//  invalid contract or none...) answers ERROR INVALID_ARGUMENT instead,
+//  storing nothing.
 void
     orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply_t *reply);
 

@@ -30,7 +30,13 @@ static const ff_config_key_t s_keys [] = {
     { "data_dir", FF_CONFIG_STRING, offsetof (orc_config_t, data_dir),
       "farfan-data", 1, 0, "directory of the durable store (orchestrator.db, SQLite WAL)" },
     { "contracts_dir", FF_CONFIG_STRING, offsetof (orc_config_t, contracts_dir),
-      "", 0, 0, "directory of the contract set runs use (empty = none: every phase is skipped)" },
+      "", 0, 0, "directory of the default contract set, for runs that name none (empty = none: "
+      "every phase is skipped)" },
+    { "contract_sets_dir", FF_CONFIG_STRING, offsetof (orc_config_t, contract_sets_dir),
+      "", 0, 0, "directory whose subdirectories are the contract sets runs may name "
+      "(SubmitRun.contract_set; empty = names refused, absolute paths only)" },
+    { "contract_set_cache", FF_CONFIG_INT, offsetof (orc_config_t, contract_set_cache),
+      "8", 0, 10000, "contract sets no run holds kept loaded, to share with the next run naming them" },
     { "retries", FF_CONFIG_INT, offsetof (orc_config_t, retries),
       "2", 0, 100, "extra attempts of a failed contract, on another factory when there is one" },
     { "align_timeout_ms", FF_CONFIG_INT, offsetof (orc_config_t, align_timeout_ms),
@@ -62,8 +68,7 @@ struct orc_server {
     ff_publisher_t *publisher;      // signals to SISAS (the service's); NULL when off
     orc_registry_t *registry;       // factories registered on the worker socket
     orc_store_t *store;             // runs, results, snapshots
-    fac_contract_set_t *contracts;  // what runs execute
-    fac_load_report_t report;       // invalid contract definitions
+    orc_sets_t *sets;               // the default contract set and those runs name
     orc_engine_t *engine;           // runs
     uint64_t snapshot_sequence;     // correlation ids of SNAPSHOT requests
 };
@@ -378,26 +383,16 @@ orc_server_new (const orc_config_t *config, char *err, size_t err_size)
     self->store = s_open_store (config->data_dir, err, err_size);
     if (!self->store)
         goto failed;
-    //  The contract set: what is invalid is logged and left out.
-    fac_load_report_init (&self->report, 64);
+    //  The default contract set (what is invalid in it is logged and left
+    //  out); the sets runs name are loaded when they are submitted.
     //  exec's allow-list is each factory's business: the orchestrator
     //  accepts any absolute program, a factory refuses what it does not allow.
     static const char *const any_program [] = { "/" };
     static const fac_method_env_t env = { any_program, 1 };
-    self->contracts = fac_contract_set_new (&env);
-    if (*config->contracts_dir) {
-        int loaded = fac_contract_set_load_dir (self->contracts, config->contracts_dir, &self->report);
-        if (loaded < 0) {
-            snprintf (err, err_size, "contracts_dir %s cannot be read", config->contracts_dir);
-            goto failed;
-        }
-        for (size_t i = 0; i < self->report.count && i < self->report.capacity; i++)
-            ff_log_warn ("invalid contract %s: %s: %s", self->report.errors [i].file,
-                         self->report.errors [i].field, self->report.errors [i].reason);
-        ff_log_info ("loaded %d contracts from %s (%zu invalid), set %s", loaded,
-                     config->contracts_dir, self->report.count,
-                     fac_contract_set_digest (self->contracts));
-    }
+    self->sets = orc_sets_new (config->contracts_dir, config->contract_sets_dir,
+                               (size_t) config->contract_set_cache, &env, err, err_size);
+    if (!self->sets)
+        goto failed;
     orc_engine_options_t engine_options = {
         .retries = (uint32_t) config->retries,
         .align_timeout_ms = (uint32_t) config->align_timeout_ms,
@@ -413,7 +408,7 @@ orc_server_new (const orc_config_t *config, char *err, size_t err_size)
         .send_arg = self,
     };
     self->engine = orc_engine_new (&engine_options, ff_service_loop (self->service), self->store,
-                                   self->contracts, self->publisher,
+                                   self->sets, self->publisher,
                                    ff_service_metrics (self->service), err, err_size);
     if (!self->engine)
         goto failed;
@@ -456,8 +451,7 @@ orc_server_destroy (orc_server_t **self_p)
         orc_engine_destroy (&self->engine);
         ff_service_destroy (&self->service);
         orc_store_close (&self->store);
-        fac_contract_set_destroy (&self->contracts);
-        fac_load_report_free (&self->report);
+        orc_sets_destroy (&self->sets);
         free (self);
         *self_p = NULL;
     }

@@ -29,7 +29,9 @@ typedef struct {
     int64_t max_factories;          // registry bound
     char *sisas_control_endpoint;   // SISAS delivery, for THROTTLE / BACKPRESSURE; "" = ignore
     char *data_dir;                 // the store (orchestrator.db) lives here
-    char *contracts_dir;            // the contract set runs use
+    char *contracts_dir;            // the default contract set (runs that name none)
+    char *contract_sets_dir;        // where the sets runs name are ("" = names refused)
+    int64_t contract_set_cache;     // sets no run holds kept loaded
     int64_t retries;                // extra attempts of a failed contract
     int64_t align_timeout_ms;       // SYNC/PLAN answers waited for before a phase starts
     int64_t watch_interval_ms;      // least time between PROGRESS messages

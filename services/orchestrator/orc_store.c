@@ -1,11 +1,12 @@
 /*  orc_store — see orc_store.h.
 
-    Schema (version 1), in 16 KB pages:
+    Schema (version 2), in 16 KB pages:
       schema_version (version)                       one row
       runs      (seq, id UNIQUE, name, state, error, document_digest,
                  contract_set_digest, first_phase, last_phase, deadline_s,
                  strict_deadline, worker_budget, params_json,
-                 submitted_at_us, ended_at_us)         + index by submission
+                 submitted_at_us, ended_at_us, contract_set)
+                                                       + index by submission
       documents (digest PK, text)
       phases    (run → runs.seq, phase, state, counters, times, estimate)
                  PK (run, phase), WITHOUT ROWID (small rows)
@@ -113,10 +114,16 @@ static const char *s_schema_v1 =
     "  packed BLOB NOT NULL);"
     "INSERT INTO schema_version (version) VALUES (1);";
 
+//  Version 1 -> 2: the location of each run's contract set ("" = the
+//  orchestrator's default set, which every run of version 1 used).
+static const char *s_migrate_v2 =
+    "ALTER TABLE runs ADD COLUMN contract_set TEXT NOT NULL DEFAULT '';"
+    "UPDATE schema_version SET version = 2;";
+
 #define S_RUN_COLUMNS \
     "id, name, state, error, document_digest, contract_set_digest, first_phase, " \
     "last_phase, deadline_s, strict_deadline, worker_budget, params_json, " \
-    "submitted_at_us, ended_at_us"
+    "submitted_at_us, ended_at_us, contract_set"
 
 #define S_RESULT_COLUMNS "contract_id, phase, status, attempts, factory_id, packed"
 
@@ -168,7 +175,7 @@ static const char *s_sql [S_STATEMENTS] = {
     [S_RUN_SEQ] = "SELECT seq FROM runs WHERE id = ?1",
     [S_RUN_INSERT] =
         "INSERT INTO runs (" S_RUN_COLUMNS ") "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [S_RUN_SET_STATE] =
         "UPDATE runs SET state = ?2, error = ?3, ended_at_us = ?4 WHERE id = ?1",
     [S_RUN_SET_DOCUMENT] = "UPDATE runs SET document_digest = ?2 WHERE id = ?1",
@@ -494,10 +501,11 @@ s_schema (sqlite3 *db, const char **reason, char *reason_buffer, size_t reason_s
             rc = -1;
             goto cleanup;
         }
+        //  A new file: version 1, then the migrations, as an old file would.
         rc = s_exec (db, s_schema_v1);
         if (rc != SQLITE_OK)
             goto cleanup;
-        version = ORC_STORE_SCHEMA_VERSION;
+        version = 1;
     }
     else {
         int64_t rows = 0;
@@ -523,12 +531,17 @@ s_schema (sqlite3 *db, const char **reason, char *reason_buffer, size_t reason_s
         rc = -1;
         goto cleanup;
     }
-    //  Migrations from older versions go here; version 1 is the first.
     if (version < 1) {
         snprintf (reason_buffer, reason_size, "unknown schema version %" PRId64, version);
         *reason = reason_buffer;
         rc = -1;
         goto cleanup;
+    }
+    //  Migrations, each in this transaction: all of them or none.
+    if (version < 2) {
+        rc = s_exec (db, s_migrate_v2);
+        if (rc != SQLITE_OK)
+            goto cleanup;
     }
     rc = s_exec (db, "COMMIT");
 
@@ -886,6 +899,7 @@ s_run_decode (sqlite3_stmt *stmt, orc_store_run_t *run)
     run->params_json = s_column_text (stmt, 11);
     run->submitted_at_us = s_column_u64 (stmt, 12);
     run->ended_at_us = s_column_u64 (stmt, 13);
+    run->contract_set = s_column_text (stmt, 14);
 }
 
 int
@@ -921,6 +935,7 @@ orc_store_run_insert (orc_store_t *self, const orc_store_run_t *run)
     s_bind_text (stmt, 12, run->params_json);
     s_bind_u64 (stmt, 13, run->submitted_at_us);
     s_bind_u64 (stmt, 14, run->ended_at_us);
+    s_bind_text (stmt, 15, run->contract_set);
     int rc = s_step_done (stmt);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
         return s_refuse (self, "insert run %s: a run with this id exists", run->id);
@@ -980,7 +995,7 @@ static orc_store_run_t *
 s_run_copy (const orc_store_run_t *run)
 {
     const char *strings [] = { run->id, run->name, run->error, run->document_digest,
-                               run->contract_set_digest, run->params_json };
+                               run->contract_set_digest, run->params_json, run->contract_set };
     enum { STRINGS = sizeof strings / sizeof strings [0] };
     size_t lengths [STRINGS];
     size_t total = sizeof *run;
@@ -994,7 +1009,8 @@ s_run_copy (const orc_store_run_t *run)
     *copy = *run;
     char *cursor = (char *) (copy + 1);
     const char **targets [] = { &copy->id, &copy->name, &copy->error, &copy->document_digest,
-                                &copy->contract_set_digest, &copy->params_json };
+                                &copy->contract_set_digest, &copy->params_json,
+                                &copy->contract_set };
     for (size_t index = 0; index < STRINGS; index++) {
         memcpy (cursor, strings [index], lengths [index]);
         *targets [index] = cursor;

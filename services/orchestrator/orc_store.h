@@ -68,7 +68,7 @@
 
 //  The schema version this code writes. A store with a newer one is
 //  refused (written by a newer orchestrator); older ones are migrated.
-#define ORC_STORE_SCHEMA_VERSION 1
+#define ORC_STORE_SCHEMA_VERSION 2
 
 //  Phases P00..P09.
 #define ORC_STORE_PHASES 10
@@ -90,7 +90,7 @@ typedef struct {
     Farfan__RunState state;
     const char *error;              // why it failed; "" when none
     const char *document_digest;    // key of the run's document (orc_store_document_put)
-    const char *contract_set_digest;
+    const char *contract_set_digest;    // of the run's contract set when submitted
     uint32_t first_phase;           // 0..9
     uint32_t last_phase;            // first_phase..9
     double deadline_s;              // 0 = none; finite, ≥ 0
@@ -99,6 +99,8 @@ typedef struct {
     const char *params_json;        // passed to every contract
     uint64_t submitted_at_us;
     uint64_t ended_at_us;           // 0 = not ended
+    const char *contract_set;       // the set's location: its directory, "" = the
+                                    //   orchestrator's default set (contracts_dir)
 } orc_store_run_t;
 
 //  A phase of a run, as the engine last wrote it.

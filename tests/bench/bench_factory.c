@@ -22,6 +22,7 @@
 */
 #include "ff_bench.h"
 #include "ff_bench_zmq.h"
+#include "bench_support.h"
 
 #include "fac_contract.h"
 #include "fac_server.h"
@@ -29,7 +30,6 @@
 #include "ff_log.h"
 #include "ff_msg.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <spawn.h>
@@ -61,38 +61,6 @@ static const char *s_regexes [] = {
 
 //  ---------------------------------------------------------------------
 //  Contract sets on disk
-
-static char *
-s_make_dir (void)
-{
-    char *dir = strdup ("/tmp/farfan-bench-XXXXXX");
-    if (!mkdtemp (dir)) {
-        free (dir);
-        return NULL;
-    }
-    return dir;
-}
-
-static void
-s_remove_dir (char **dir_p)
-{
-    if (!*dir_p)
-        return;
-    DIR *dir = opendir (*dir_p);
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir))) {
-        if (entry->d_name [0] == '.')
-            continue;
-        char path [512];
-        snprintf (path, sizeof path, "%s/%s", *dir_p, entry->d_name);
-        unlink (path);
-    }
-    if (dir)
-        closedir (dir);
-    rmdir (*dir_p);
-    free (*dir_p);
-    *dir_p = NULL;
-}
 
 static int
 s_write (const char *dir, const char *name, const char *text)
@@ -390,23 +358,6 @@ s_execute (zsock_t *dealer, char **ids, size_t per_batch, size_t batches, size_t
     return ff_bench_now_ns () - started;
 }
 
-static char **
-s_ids (const char *prefix, size_t count)
-{
-    char **ids = (char **) calloc (count, sizeof (char *));
-    for (size_t i = 0; ids && i < count; i++)
-        ids [i] = zsys_sprintf ("%s_%03zu", prefix, i);
-    return ids;
-}
-
-static void
-s_ids_free (char **ids, size_t count)
-{
-    for (size_t i = 0; ids && i < count; i++)
-        free (ids [i]);
-    free (ids);
-}
-
 //  The plan text: the real one when present.
 static char *
 s_plan_text (size_t *size, const char **name)
@@ -439,10 +390,10 @@ s_plan_text (size_t *size, const char **name)
 static void
 s_bench_wait (ff_bench_t *bench, size_t count)
 {
-    char *dir = s_make_dir ();
+    char *dir = ff_bench_dir_new ("factory");
     if (!dir || s_write_set (dir, count, s_wait_contract) != 0) {
         ff_bench_fail (bench, "wait: cannot write contracts");
-        s_remove_dir (&dir);
+        ff_bench_dir_destroy (&dir);
         return;
     }
     //  The upstream approach, same count, same process tree.
@@ -470,7 +421,7 @@ s_bench_wait (ff_bench_t *bench, size_t count)
     char workers [8];
     snprintf (workers, sizeof workers, "%d", S_WAIT_WORKERS);
     if (s_factory_start (&factory, dir, workers, 30000) == 0) {
-        char **ids = s_ids ("WAIT", count);
+        char **ids = ff_bench_ids_new ("WAIT", count, 3);
         uint64_t results = 0, hits = 0;
         uint64_t ns = s_execute (factory.dealer, ids, count, 1, 1, NULL, true, &results, &hits);
         if (ns && results == count) {
@@ -483,10 +434,10 @@ s_bench_wait (ff_bench_t *bench, size_t count)
         }
         else
             ff_bench_fail (bench, "wait: %llu of %zu results", (unsigned long long) results, count);
-        s_ids_free (ids, count);
+        ff_bench_ids_destroy (ids, count);
         s_factory_stop (&factory);
     }
-    s_remove_dir (&dir);
+    ff_bench_dir_destroy (&dir);
 }
 
 //  ---------------------------------------------------------------------
@@ -511,15 +462,15 @@ s_write_cpu_set (const char *dir, size_t count, char *what, size_t what_size)
 static void
 s_bench_cpu (ff_bench_t *bench, size_t count, const char *text, size_t size, const char *text_name)
 {
-    char *dir = s_make_dir ();
+    char *dir = ff_bench_dir_new ("factory");
     char what [160];
     if (!dir || s_write_cpu_set (dir, count, what, sizeof what) != 0) {
         ff_bench_fail (bench, "cpu: cannot write contracts");
-        s_remove_dir (&dir);
+        ff_bench_dir_destroy (&dir);
         return;
     }
     printf ("bench factory: CPU-bound set: %s\n", what);
-    char **ids = s_ids ("CPU", count);
+    char **ids = ff_bench_ids_new ("CPU", count, 3);
     //  Scaling: the same work, no cache, 1 worker then 2, interleaved by
     //  rounds so both see the same background load.
     ff_bench_samples_t *one = ff_bench_samples_new (0), *two = ff_bench_samples_new (0);
@@ -582,8 +533,8 @@ s_bench_cpu (ff_bench_t *bench, size_t count, const char *text, size_t size, con
         free (digest);
         s_factory_stop (&factory);
     }
-    s_ids_free (ids, count);
-    s_remove_dir (&dir);
+    ff_bench_ids_destroy (ids, count);
+    ff_bench_dir_destroy (&dir);
 }
 
 //  ---------------------------------------------------------------------
@@ -592,10 +543,10 @@ s_bench_cpu (ff_bench_t *bench, size_t count, const char *text, size_t size, con
 static void
 s_bench_noop (ff_bench_t *bench, size_t total)
 {
-    char *dir = s_make_dir ();
+    char *dir = ff_bench_dir_new ("factory");
     if (!dir || s_write_set (dir, S_NOOP_BATCH, s_noop_contract) != 0) {
         ff_bench_fail (bench, "noop: cannot write contracts");
-        s_remove_dir (&dir);
+        ff_bench_dir_destroy (&dir);
         return;
     }
     size_t batches = total / S_NOOP_BATCH ? total / S_NOOP_BATCH : 1;
@@ -603,7 +554,7 @@ s_bench_noop (ff_bench_t *bench, size_t total)
     s_factory_t factory;
     const char *workers = getenv ("FF_BENCH_WORKERS") ? getenv ("FF_BENCH_WORKERS") : "2";
     if (s_factory_start (&factory, dir, workers, 30000) == 0) {
-        char **ids = s_ids ("NOOP", S_NOOP_BATCH);
+        char **ids = ff_bench_ids_new ("NOOP", S_NOOP_BATCH, 3);
         uint64_t results = 0, hits = 0;
         s_execute (factory.dealer, ids, S_NOOP_BATCH, 10, S_NOOP_WINDOW, NULL, true, &results, &hits);
         int rounds = ff_bench_rounds (bench);
@@ -624,10 +575,10 @@ s_bench_noop (ff_bench_t *bench, size_t total)
                                     "contracts/s", FF_BENCH_ZMQ_PIPE,
                                     "batches of 100, 4 in flight, result cache off; target >= 100000/s");
         ff_bench_samples_destroy (&durations);
-        s_ids_free (ids, S_NOOP_BATCH);
+        ff_bench_ids_destroy (ids, S_NOOP_BATCH);
         s_factory_stop (&factory);
     }
-    s_remove_dir (&dir);
+    ff_bench_dir_destroy (&dir);
 }
 
 //  ---------------------------------------------------------------------
@@ -734,16 +685,16 @@ s_daemon_rss (ff_bench_t *bench, const char *dir, const char *text, size_t size,
 static void
 s_bench_memory (ff_bench_t *bench, size_t count, const char *text, size_t size, const char *text_name)
 {
-    char *empty = s_make_dir ();
-    char *dir = s_make_dir ();
+    char *empty = ff_bench_dir_new ("factory");
+    char *dir = ff_bench_dir_new ("factory");
     char what [160];
     if (!empty || !dir || s_write_cpu_set (dir, count, what, sizeof what) != 0) {
         ff_bench_fail (bench, "memory: cannot write contracts");
-        s_remove_dir (&empty);
-        s_remove_dir (&dir);
+        ff_bench_dir_destroy (&empty);
+        ff_bench_dir_destroy (&dir);
         return;
     }
-    char **ids = s_ids ("CPU", count);
+    char **ids = ff_bench_ids_new ("CPU", count, 3);
     double idle = s_daemon_rss (bench, empty, text, size, NULL, 0);
     double loaded = s_daemon_rss (bench, dir, text, size, ids, count);
     if (isfinite (idle))
@@ -753,22 +704,18 @@ s_bench_memory (ff_bench_t *bench, size_t count, const char *text, size_t size, 
         ff_bench_recordf (bench, "factory.rss.loaded", loaded, "MB", "factory.rss.empty",
                           "%zu contracts loaded and compiled, %s cached, every contract run; "
                           "target <= 32 MB", count, text_name);
-    s_ids_free (ids, count);
-    s_remove_dir (&empty);
-    s_remove_dir (&dir);
+    ff_bench_ids_destroy (ids, count);
+    ff_bench_dir_destroy (&empty);
+    ff_bench_dir_destroy (&dir);
 }
 
 int
 main (int argc, char **argv)
 {
-    ff_bench_t *bench = ff_bench_new ("factory");
+    int rc = 0;
+    ff_bench_t *bench = ff_bench_start ("factory", argc, argv, &rc);
     if (!bench)
-        return 1;
-    int rc = ff_bench_args (bench, argc, argv);
-    if (rc) {
-        ff_bench_destroy (&bench);
-        return rc == 1 ? 0 : 2;
-    }
+        return rc;
     ff_log_init ("bench", FF_LOG_ERROR);
     signal (SIGPIPE, SIG_IGN);
     size_t contracts = ff_bench_scaled (bench, S_CONTRACTS, 8);
