@@ -918,13 +918,11 @@ s_pattern_prepare (s_import_t *self, const char *key)
     //  Compiles exactly as the factory will.
     fac_pattern_t pattern = { .id = (char *) key, .regex = regex, .flags = flags,
                               .element_type = (char *) "x", .weight = 1 };
-    pcre2_code *code = NULL;
     char reason [256];
-    if (fac_pattern_compile (&pattern, &code, reason, sizeof reason) != 0) {
+    if (fac_pattern_check (&pattern, reason, sizeof reason) != 0) {
         snprintf (why, sizeof why, "does not compile: %s (as written: %s)", reason, regex);
         goto done;
     }
-    pcre2_code_free (code);
     double weight = 1.0;
     json_t *confidence = json_object_get (classification, "confidence_weight");
     if (json_is_number (confidence) && json_number_value (confidence) >= 0

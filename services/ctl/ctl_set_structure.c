@@ -110,7 +110,9 @@ s_fail (s_check_t *check, const char *path, const char *format, ...)
 static const char *
 s_path_key (char *out, size_t size, const char *path, const char *key)
 {
-    snprintf (out, size, "%s%s%s", path, *path ? "." : "", key);
+    //  A path longer than out is cut (it only names a place in messages).
+    if (snprintf (out, size, "%s%s%s", path, *path ? "." : "", key) >= (int) size && size > 4)
+        memcpy (out + size - 4, "...", 4);
     return out;
 }
 
@@ -1239,11 +1241,9 @@ s_check_regex (s_check_t *check, const char *path, const char *regex)
     fac_pattern_t pattern = { .id = (char *) "check", .regex = (char *) regex,
                               .flags = FAC_PATTERN_IGNORECASE, .element_type = (char *) "check",
                               .weight = 1 };
-    pcre2_code *code = NULL;
     char reason [200];
-    if (fac_pattern_compile (&pattern, &code, reason, sizeof reason))
+    if (fac_pattern_check (&pattern, reason, sizeof reason))
         return s_fail (check, path, "does not compile: %s", reason);
-    pcre2_code_free (code);
     return 0;
 }
 

@@ -145,12 +145,15 @@ struct orc_engine {
     zlistx_t *pending;                  // s_pending_t * waiting for the group commit
     int64_t commit_timer;               // -1 = none
     zhashx_t *timers;                   // live timer id -> run id (char *)
+    zhashx_t *submissions;              // request key -> run id (char *): resent SUBMITs
+    zlistx_t *submission_keys;          // char * keys, oldest first (bounds the map)
     uint64_t sequence;
     char boot [9];                      // random per process: correlation ids of a restarted
                                         //   orchestrator (same instance id) never match its
                                         //   predecessor's, whose late replies may still come
     ff_counter_t *runs_ended [6];       // by RunState
     ff_counter_t *dispatched;
+    ff_counter_t *submissions_repeated;
     ff_counter_t *committed;
     ff_counter_t *duplicates;
     ff_counter_t *unknown_replies;
@@ -2108,9 +2111,57 @@ s_phase_arg (const char *text, int fallback)
     return fac_phase_parse (text);
 }
 
-void
-orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply_t *reply)
+//  Answers a SUBMIT already accepted under key with its run. Returns
+//  true when it did (reply taken).
+static bool
+s_submission_repeated (orc_engine_t *self, const char *key, ff_reply_t *reply)
 {
+    const char *run_id = key ? (const char *) zhashx_lookup (self->submissions, key) : NULL;
+    if (!run_id)
+        return false;
+    Farfan__Submitted submitted = FARFAN__SUBMITTED__INIT;
+    submitted.run_id = (char *) run_id;
+    s_run_t *run = s_run (self, run_id);
+    orc_store_run_t *record = NULL;
+    if (run)
+        submitted.state = run->state;
+    else
+    if (orc_store_run_get (self->store, run_id, &record) > 0 && record)
+        submitted.state = (Farfan__RunState) record->state;
+    orc_store_run_destroy (&record);
+    ff_reply_send (reply, FARFAN__MESSAGE_TYPE__SUBMITTED, &submitted.base);
+    ff_reply_destroy (&reply);
+    ff_counter_inc (self->submissions_repeated);
+    ff_log_info ("run %s: SUBMIT resent, answered with the run it started", run_id);
+    return true;
+}
+
+static void
+s_submission_remember (orc_engine_t *self, const char *key, const char *run_id)
+{
+    if (!key)
+        return;
+    while (zlistx_size (self->submission_keys) >= ORC_SUBMISSIONS_REMEMBERED) {
+        char *oldest = (char *) zlistx_first (self->submission_keys);
+        zhashx_delete (self->submissions, oldest);
+        zlistx_delete (self->submission_keys, zlistx_cursor (self->submission_keys));
+    }
+    char *value = strdup (run_id);
+    char *copy = strdup (key);
+    if (!value || !copy || zhashx_insert (self->submissions, key, value) != 0) {
+        free (value);
+        free (copy);
+        return;
+    }
+    zlistx_add_end (self->submission_keys, copy);
+}
+
+void
+orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const char *key,
+                   ff_reply_t *reply)
+{
+    if (s_submission_repeated (self, key, reply))
+        return;
     int first = s_phase_arg (submit->first_phase, 0);
     int last = s_phase_arg (submit->last_phase, 9);
     if (first < 0 || last < 0 || first > last) {
@@ -2184,6 +2235,7 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply
         orc_sets_release (self->sets, &set);
         return;
     }
+    s_submission_remember (self, key, run_id);
     s_run_t *run = s_run_new (self, &record);
     run->set = set;
     run->contracts = orc_set_contracts (set);
@@ -2476,6 +2528,10 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
     zhashx_set_key_duplicator (self->timers, NULL);
     zhashx_set_key_destructor (self->timers, NULL);
     zhashx_set_destructor (self->timers, s_free_string);
+    self->submissions = zhashx_new ();
+    zhashx_set_destructor (self->submissions, s_free_string);
+    self->submission_keys = zlistx_new ();
+    zlistx_set_destructor (self->submission_keys, s_free_string);
     static const char *states [] = { "unspecified", "queued", "running", "succeeded", "failed", "cancelled" };
     for (int i = 3; i < 6; i++) {
         char labels [32];
@@ -2484,6 +2540,8 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
     }
     self->dispatched = ff_metrics_counter (metrics, "farfan_contracts_dispatched_total",
         "Contracts sent to factories (retries and re-dispatches included)", NULL);
+    self->submissions_repeated = ff_metrics_counter (metrics, "farfan_submissions_repeated_total",
+        "SUBMITs resent by a client, answered with the run they had started", NULL);
     self->committed = ff_metrics_counter (metrics, "farfan_results_committed_total",
         "Contract results committed to the store", NULL);
     self->duplicates = ff_metrics_counter (metrics, "farfan_results_duplicate_total",
@@ -2575,6 +2633,8 @@ orc_engine_destroy (orc_engine_t **self_p)
     zhashx_destroy (&self->requests);
     zhashx_destroy (&self->workers);
     zhashx_destroy (&self->timers);
+    zhashx_destroy (&self->submissions);
+    zlistx_destroy (&self->submission_keys);
     free (self);
     *self_p = NULL;
 }

@@ -87,13 +87,20 @@ void
 //  ---------------------------------------------------------------------
 //  Client API (the server's handlers call these)
 
+//  SUBMIT keys remembered (a resend after more submissions starts a new run).
+#define ORC_SUBMISSIONS_REMEMBERED 4096
+
 //  Accepts a run: answers SUBMITTED at once through reply (taking it) and
 //  goes on in the background. On a refused submission (no document, bad
 //  phase range, a contract set that cannot be resolved or loaded, holds an
 //  invalid contract or none...) answers ERROR INVALID_ARGUMENT instead,
-//  storing nothing.
+//  storing nothing. key (NULL = none) identifies the request across a
+//  client's resends (sender id and correlation id): a SUBMIT whose key
+//  started a run among the last ORC_SUBMISSIONS_REMEMBERED is answered
+//  with that run, and nothing new starts.
 void
-    orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, ff_reply_t *reply);
+    orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const char *key,
+                       ff_reply_t *reply);
 
 //  Fills status for run_id (from memory, or from the store for older
 //  runs). Returns 0, or -1 when there is no such run. Free with

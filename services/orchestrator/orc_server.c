@@ -94,7 +94,13 @@ s_handle_submit (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
     Farfan__SubmitRun *submit = (Farfan__SubmitRun *) s_unpack (rpc, request, &farfan__submit_run__descriptor);
     if (!submit)
         return;
-    orc_engine_submit (self->engine, submit, ff_rpc_defer (rpc, request));
+    //  A client's resend keeps its correlation id (PROTOCOL.md §7).
+    const char *correlation_id = ff_msg_correlation_id (request);
+    char key [512];
+    bool keyed = correlation_id && *correlation_id;
+    if (keyed)
+        snprintf (key, sizeof key, "%s\x1f%s", ff_msg_sender_id (request), correlation_id);
+    orc_engine_submit (self->engine, submit, keyed ? key : NULL, ff_rpc_defer (rpc, request));
     farfan__submit_run__free_unpacked (submit, NULL);
 }
 

@@ -121,20 +121,13 @@ class Client:
                                    env.status.message, retry_after)
             return env, body
 
-    def request(self, msg_type, body, reply_type, reply_class, timeout_ms=None,
-                before_retry=None):
+    def request(self, msg_type, body, reply_type, reply_class, timeout_ms=None):
         """Sends a request, Lazy Pirate style; returns the decoded reply body.
         OVERLOADED / UNAVAILABLE with a retry_after_ms hint are retried after
-        the hint within the same attempt budget. before_retry(), when given,
-        runs on a fresh socket before each resend; a reply body it returns
-        ends the exchange (used to find a SUBMIT that did arrive)."""
+        the hint within the same attempt budget."""
         timeout_ms = timeout_ms or self.timeout_ms
         correlation_id = self.new_id()
         for attempt in range(1, self.attempts + 1):
-            if attempt > 1 and before_retry is not None:
-                found = before_retry()
-                if found is not None:
-                    return found
             self.send(msg_type, body, correlation_id)
             try:
                 reply = self.receive(correlation_id, timeout_ms)
@@ -201,29 +194,12 @@ class Runner:
             request.params_json = self.args.params
         if self.args.contract_set:
             request.contract_set = self.args.contract_set
-        # The orchestrator does not deduplicate SUBMIT by correlation id
-        # (PROTOCOL.md §3): a resend whose first attempt did arrive would
-        # start a second run. Before resending, look for ours in LIST: same
-        # name, submitted since our first attempt (5 s of clock skew allowed).
-        first_sent_us = time.time_ns() // 1000 - 5_000_000
-
-        def find_submitted():
-            try:
-                runs = self.client.request(self.pb.envelope.LIST, orc.ListRequest(limit=50),
-                                           self.pb.envelope.RUN_LIST, orc.RunList)
-            except NoAnswer:
-                return None
-            for run in runs.runs:
-                if run.name == request.name and run.submitted_at_us >= first_sent_us:
-                    print(f"orchestrator_client: the first SUBMIT did arrive: run {run.run_id}",
-                          file=sys.stderr)
-                    return orc.Submitted(run_id=run.run_id, state=run.state)
-            return None
-
+        # SUBMIT is idempotent (PROTOCOL.md §3): a resend keeps our sender id
+        # and the correlation id, so the orchestrator answers with the run
+        # the first attempt started instead of starting another.
         reply = self.client.request(self.pb.envelope.SUBMIT, request,
                                     self.pb.envelope.SUBMITTED, orc.Submitted,
-                                    timeout_ms=self.args.data_timeout,
-                                    before_retry=find_submitted)
+                                    timeout_ms=self.args.data_timeout)
         return reply.run_id
 
     def show(self, status):
