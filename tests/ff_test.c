@@ -326,7 +326,7 @@ ff_test_build_path (const char *relative, char *out, size_t out_size)
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -347,16 +347,18 @@ struct ff_test_process {
     char line [4096];           // last line returned by wait_line
 };
 
+//  The child dies with the test process: Criterion kills a timed-out test
+//  worker with SIGKILL, which would otherwise orphan the daemons it runs.
+//  Everything the child needs (environment, pipes) is prepared before fork;
+//  between fork and execve the child makes only async-signal-safe calls
+//  and reports a failure with exit code 127.
 ff_test_process_t *
 ff_test_spawn (const char *program, char *const argv [], char *const env [])
 {
     ff_test_process_t *self = (ff_test_process_t *) zmalloc (sizeof (ff_test_process_t));
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
     int pipes [2][2];
     for (int i = 0; i < 2; i++) {
         cr_assert_eq (pipe2 (pipes [i], O_CLOEXEC), 0);
-        posix_spawn_file_actions_adddup2 (&actions, pipes [i][1], i + 1);
         self->streams [i].text = (char *) zmalloc (1);
     }
     //  The parent's environment plus the extra entries.
@@ -370,14 +372,24 @@ ff_test_spawn (const char *program, char *const argv [], char *const env [])
     memcpy (envp, environ, count * sizeof (char *));
     for (size_t i = 0; i < extra; i++)
         envp [count + i] = env [i];
-    int rc = posix_spawn (&self->pid, program, &actions, NULL, argv, envp);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  dup2 clears O_CLOEXEC on the copies; the originals close at execve.
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent
+            || dup2 (pipes [0][1], STDOUT_FILENO) < 0 || dup2 (pipes [1][1], STDERR_FILENO) < 0)
+            _exit (127);
+        execve (program, argv, envp);
+        _exit (127);
+    }
+    int error = pid < 0 ? errno : 0;
+    self->pid = pid;
     free (envp);
-    posix_spawn_file_actions_destroy (&actions);
     for (int i = 0; i < 2; i++) {
         close (pipes [i][1]);
         self->streams [i].fd = pipes [i][0];
     }
-    cr_assert_eq (rc, 0, "spawn %s: %s", program, strerror (rc));
+    cr_assert_eq (error, 0, "spawn %s: %s", program, strerror (error));
     return self;
 }
 
@@ -793,6 +805,19 @@ ff_test_call_ok (zsock_t *client, uint32_t type, const ProtobufCMessage *body, u
     return reply;
 }
 
+ProtobufCMessage *
+ff_test_call_decoded (zsock_t *client, uint32_t type, const ProtobufCMessage *body,
+                      uint32_t expected, const ProtobufCMessageDescriptor *descriptor)
+{
+    ff_msg_t *reply = ff_test_call_ok (client, type, body, expected);
+    ProtobufCMessage *decoded = protobuf_c_message_unpack (descriptor, NULL, ff_msg_body_size (reply),
+                                                           ff_msg_body_data (reply));
+    ff_msg_destroy (&reply);
+    cr_assert_not_null (decoded, "%s answered an undecodable %s", ff_msg_type_name (type),
+                        descriptor->name);
+    return decoded;
+}
+
 char *
 ff_test_submit (zsock_t *client, const char *name, const char *document, const char *first,
                 const char *last, uint32_t budget)
@@ -804,15 +829,12 @@ ff_test_submit (zsock_t *client, const char *name, const char *document, const c
     submit.first_phase = (char *) (first ? first : "");
     submit.last_phase = (char *) (last ? last : "");
     submit.worker_budget = budget;
-    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base,
-                                       FARFAN__MESSAGE_TYPE__SUBMITTED);
-    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (submitted);
+    Farfan__Submitted *submitted = (Farfan__Submitted *) ff_test_call_decoded (
+        client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base, FARFAN__MESSAGE_TYPE__SUBMITTED,
+        &farfan__submitted__descriptor);
     char *run_id = strdup (submitted->run_id);
     cr_assert_not_null (run_id);
     farfan__submitted__free_unpacked (submitted, NULL);
-    ff_msg_destroy (&reply);
     return run_id;
 }
 
@@ -828,13 +850,9 @@ ff_test_run_status (zsock_t *client, const char *run_id)
 {
     Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
     ref.run_id = (char *) run_id;
-    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base,
-                                       FARFAN__MESSAGE_TYPE__RUN_STATUS);
-    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
-                                                            ff_msg_body_data (reply));
-    cr_assert_not_null (status);
-    ff_msg_destroy (&reply);
-    return status;
+    return (Farfan__RunStatus *) ff_test_call_decoded (client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base,
+                                                       FARFAN__MESSAGE_TYPE__RUN_STATUS,
+                                                       &farfan__run_status__descriptor);
 }
 
 void
@@ -887,13 +905,9 @@ ff_test_results (zsock_t *client, const char *run_id, const char *phase)
     Farfan__ResultsRequest request = FARFAN__RESULTS_REQUEST__INIT;
     request.run_id = (char *) run_id;
     request.phase = (char *) (phase ? phase : "");
-    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__RESULTS, &request.base,
-                                       FARFAN__MESSAGE_TYPE__RUN_RESULTS);
-    Farfan__RunResults *results = farfan__run_results__unpack (NULL, ff_msg_body_size (reply),
-                                                               ff_msg_body_data (reply));
-    cr_assert_not_null (results);
-    ff_msg_destroy (&reply);
-    return results;
+    return (Farfan__RunResults *) ff_test_call_decoded (
+        client, FARFAN__MESSAGE_TYPE__RESULTS, &request.base, FARFAN__MESSAGE_TYPE__RUN_RESULTS,
+        &farfan__run_results__descriptor);
 }
 
 const Farfan__ContractResult *
@@ -912,13 +926,9 @@ Farfan__FactoryList *
 ff_test_factories (zsock_t *client)
 {
     Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
-    ff_msg_t *reply = ff_test_call_ok (client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base,
-                                       FARFAN__MESSAGE_TYPE__FACTORY_LIST);
-    Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (list);
-    ff_msg_destroy (&reply);
-    return list;
+    return (Farfan__FactoryList *) ff_test_call_decoded (
+        client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base, FARFAN__MESSAGE_TYPE__FACTORY_LIST,
+        &farfan__factory_list__descriptor);
 }
 
 size_t

@@ -241,6 +241,13 @@ ff_msg_t *
     ff_test_call_ok (zsock_t *client, uint32_t type, const ProtobufCMessage *body,
                      uint32_t expected);
 
+//  As ff_test_call_ok, returning the reply's body decoded as descriptor
+//  says (caller frees with protobuf_c_message_free_unpacked or the type's
+//  free_unpacked); fails the test when it does not decode.
+ProtobufCMessage *
+    ff_test_call_decoded (zsock_t *client, uint32_t type, const ProtobufCMessage *body,
+                          uint32_t expected, const ProtobufCMessageDescriptor *descriptor);
+
 //  SUBMITs document as a run named name over phases first..last (NULL:
 //  the set's first / last) with worker_budget budget; returns the run id
 //  (caller frees).

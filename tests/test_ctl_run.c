@@ -14,6 +14,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -267,9 +268,13 @@ s_tty_start (const char *lang, ...)
     char *lang_entry = zsys_sprintf ("LANG=%s", lang);
     envp [kept++] = lang_entry;
     struct winsize size = { .ws_row = 40, .ws_col = 100 };
+    pid_t parent = getpid ();
     self->pid = forkpty (&self->master, NULL, NULL, &size);
     cr_assert_neq (self->pid, -1, "forkpty: %s", strerror (errno));
     if (self->pid == 0) {
+        //  Dies with the test process (Criterion SIGKILLs a timed-out one).
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent)
+            _exit (127);
         execve (program, argv, envp);
         _exit (127);
     }

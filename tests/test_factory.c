@@ -96,27 +96,6 @@ s_factory_stop (s_factory_t *factory)
     s_dir_remove (&factory->dir);
 }
 
-static char *
-s_put_document (zsock_t *dealer, const char *text, bool *already)
-{
-    Farfan__PutDocument put = FARFAN__PUT_DOCUMENT__INIT;
-    put.content.data = (uint8_t *) text;
-    put.content.len = strlen (text);
-    ff_msg_t *reply = ff_test_request (dealer, FARFAN__MESSAGE_TYPE__PUT_DOCUMENT, &put.base);
-    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__DOCUMENT_STORED, "%s",
-                  ff_msg_status_message (reply));
-    Farfan__DocumentStored *stored = farfan__document_stored__unpack (NULL, ff_msg_body_size (reply),
-                                                                      ff_msg_body_data (reply));
-    cr_assert_not_null (stored);
-    char *digest = strdup (stored->digest);
-    if (already)
-        *already = stored->already_present;
-    cr_assert_eq (stored->size, strlen (text));
-    farfan__document_stored__free_unpacked (stored, NULL);
-    ff_msg_destroy (&reply);
-    return digest;
-}
-
 //  Everything an EXECUTE produced.
 typedef struct {
     Farfan__ContractResult **results;   // by arrival
@@ -213,11 +192,11 @@ FF_TEST (factory, documents_are_content_addressed)
 {
     s_factory_t factory = s_factory (NULL, 0, NULL, NULL, NULL, NULL);
     bool already = true;
-    char *digest = s_put_document (factory.dealer, s_text, &already);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), &already);
     cr_assert_not (already);
     cr_assert_eq (strncmp (digest, "sha256:", 7), 0);
     cr_assert_eq (strlen (digest), 7 + 64);
-    char *again = s_put_document (factory.dealer, s_text, &already);
+    char *again = ff_test_put_document (factory.dealer, s_text, strlen (s_text), &already);
     cr_assert (already, "the same content is stored once");
     cr_assert_str_eq (digest, again);
     free (again);
@@ -269,7 +248,7 @@ FF_TEST (factory, a_micro_contract_scores_its_evidence)
 {
     const char *contracts [] = { S_MICRO ("Q001_PA01", "") };
     s_factory_t factory = s_factory (contracts, 1, NULL, NULL, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "Q001_PA01" };
     execute.contract_ids = ids;
@@ -311,7 +290,7 @@ FF_TEST (factory, unknown_and_inactive_contracts_get_their_own_results)
         S_MICRO ("Q002_PA01", ",\"status\":\"INACTIVE\""),
     };
     s_factory_t factory = s_factory (contracts, 2, NULL, NULL, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "Q001_PA01", "NOPE", "Q002_PA01" };
     execute.contract_ids = ids;
@@ -346,7 +325,7 @@ FF_TEST (factory, small_batches_run_inline_large_ones_on_the_pool)
         S_MICRO ("A", ""), S_MICRO ("B", ""), S_MICRO ("C", ""), S_MICRO ("D", ""),
     };
     s_factory_t factory = s_factory (contracts, 4, "--batch-execution-threshold", "3", NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "A", "B", "C", "D" };
     execute.contract_ids = ids;
@@ -386,7 +365,7 @@ FF_TEST (factory, parallel_execution_off_runs_everything_inline)
     const char *contracts [] = { S_MICRO ("A", ""), S_MICRO ("B", "") };
     s_factory_t factory = s_factory (contracts, 2, "--batch-execution-threshold", "1",
                                      "--no-enable-parallel-execution", NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "A", "B" };
     execute.contract_ids = ids;
@@ -404,7 +383,7 @@ FF_TEST (factory, repeated_execution_is_answered_from_the_cache)
 {
     const char *contracts [] = { S_MICRO ("A", ""), S_MICRO ("B", "") };
     s_factory_t factory = s_factory (contracts, 2, NULL, NULL, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "A", "B" };
     execute.contract_ids = ids;
@@ -506,7 +485,7 @@ FF_TEST (factory, exec_runs_an_allowed_program_and_fails_cleanly_otherwise)
               "\"methods\":[{\"method\":\"exec\",\"params\":{\"argv\":[\"%s\",\"fail\"]}}]}", program);
     const char *contracts [] = { contract, failing };
     s_factory_t factory = s_factory (contracts, 2, "--exec-allowed", allowed, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     char *ids [] = { "X", "Y" };
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     execute.contract_ids = ids;
@@ -800,7 +779,7 @@ FF_TEST (factory, optimize_caches_answers_with_figures)
 {
     const char *contracts [] = { S_MICRO ("A", "") };
     s_factory_t factory = s_factory (contracts, 1, NULL, NULL, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "A" };
     execute.contract_ids = ids;
@@ -857,7 +836,7 @@ FF_TEST (factory, metrics_page_carries_execution_and_cache_figures)
 {
     const char *contracts [] = { S_MICRO ("A", "") };
     s_factory_t factory = s_factory (contracts, 1, NULL, NULL, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     char *ids [] = { "A" };
     execute.contract_ids = ids;
@@ -925,7 +904,7 @@ FF_TEST (factory, execute_runs_only_the_definition_its_digest_names)
 {
     const char *contracts [] = { S_MICRO ("A", "") };
     s_factory_t factory = s_factory (contracts, 1, NULL, NULL, NULL, NULL);
-    char *digest = s_put_document (factory.dealer, s_text, NULL);
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
     char *ids [] = { "A" };
     Farfan__Execute execute = FARFAN__EXECUTE__INIT;
     execute.contract_ids = ids;

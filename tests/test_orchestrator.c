@@ -38,6 +38,9 @@
     "\"applicable_phases\":[\"" phase "\"],\"methods\":[{\"method\":\"io.wait\",\"params\":{\"ms\":" #ms "}}]," \
     "\"timeout_ms\":10000}"
 
+//  How long a run may take before the test fails (a loaded machine, ASan).
+#define S_RUN_DEADLINE_MS 60000
+
 static const char *s_text =
     "Diagnóstico: según el DANE (2019) y Medicina Legal (2020), la tasa de violencia "
     "aumentó en la zona rural. El dane confirma la tendencia de 2021.";
@@ -90,14 +93,7 @@ s_wait_factories (s_cluster_t *cluster, size_t count)
 {
     int64_t deadline = zclock_mono () + 10000;
     while (true) {
-        Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
-        ff_msg_t *reply = ff_test_request (cluster->client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base);
-        Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
-                                                                 ff_msg_body_data (reply));
-        cr_assert_not_null (list);
-        size_t registered = list->n_factories;
-        farfan__factory_list__free_unpacked (list, NULL);
-        ff_msg_destroy (&reply);
+        size_t registered = ff_test_factory_count (cluster->client);
         if (registered >= count)
             return;
         cr_assert_lt (zclock_mono (), deadline, "%zu of %zu factories registered", registered, count);
@@ -128,89 +124,15 @@ s_cluster_stop (s_cluster_t *cluster)
     free (cluster->dir);
 }
 
-static char *
-s_submit (zsock_t *client, const char *first, const char *last, uint32_t budget)
+//  The runs the orchestrator LISTs (caller frees with
+//  farfan__run_list__free_unpacked).
+static Farfan__RunList *
+s_runs (zsock_t *client)
 {
-    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
-    submit.document.data = (uint8_t *) s_text;
-    submit.document.len = strlen (s_text);
-    submit.name = "test plan";
-    submit.first_phase = (char *) (first ? first : "");
-    submit.last_phase = (char *) (last ? last : "");
-    submit.worker_budget = budget;
-    ff_msg_t *reply = ff_test_request (client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base);
-    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__SUBMITTED, "%s",
-                  ff_msg_status_message (reply));
-    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (submitted);
-    char *run_id = strdup (submitted->run_id);
-    farfan__submitted__free_unpacked (submitted, NULL);
-    ff_msg_destroy (&reply);
-    return run_id;
-}
-
-//  WATCHes the run until a final PROGRESS; returns it (caller frees with
-//  farfan__run_status__free_unpacked). Counts the PROGRESS messages.
-static Farfan__RunStatus *
-s_wait (zsock_t *client, const char *run_id, size_t *progress_count)
-{
-    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
-    ref.run_id = (char *) run_id;
-    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__WATCH, .correlation_id = "watch" };
-    cr_assert_eq (ff_msg_send (client, NULL, false, &header, &ref.base), 0);
-    ff_msg_t *reply = ff_msg_new ();
-    Farfan__RunStatus *status = NULL;
-    size_t count = 0;
-    //  Long runs: each receive waits the test timeout, as long as progress comes.
-    for (int i = 0; i < 100000; i++) {
-        cr_assert_eq (ff_msg_recv (reply, client), 0, "no PROGRESS within the timeout");
-        if (!streq (ff_msg_correlation_id (reply), "watch"))
-            continue;
-        cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__PROGRESS, "%s",
-                      ff_msg_status_message (reply));
-        if (status)
-            farfan__run_status__free_unpacked (status, NULL);
-        status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
-        cr_assert_not_null (status);
-        count++;
-        if (status->state == FARFAN__RUN_STATE__RUN_SUCCEEDED
-        ||  status->state == FARFAN__RUN_STATE__RUN_FAILED
-        ||  status->state == FARFAN__RUN_STATE__RUN_CANCELLED)
-            break;
-    }
-    ff_msg_destroy (&reply);
-    if (progress_count)
-        *progress_count = count;
-    return status;
-}
-
-static Farfan__RunResults *
-s_results (zsock_t *client, const char *run_id, const char *phase)
-{
-    Farfan__ResultsRequest request = FARFAN__RESULTS_REQUEST__INIT;
-    request.run_id = (char *) run_id;
-    request.phase = (char *) (phase ? phase : "");
-    ff_msg_t *reply = ff_test_request (client, FARFAN__MESSAGE_TYPE__RESULTS, &request.base);
-    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__RUN_RESULTS, "%s",
-                  ff_msg_status_message (reply));
-    Farfan__RunResults *results = farfan__run_results__unpack (NULL, ff_msg_body_size (reply),
-                                                               ff_msg_body_data (reply));
-    cr_assert_not_null (results);
-    ff_msg_destroy (&reply);
-    return results;
-}
-
-static const Farfan__ContractResult *
-s_find (const Farfan__RunResults *results, const char *id)
-{
-    const Farfan__ContractResult *found = NULL;
-    for (size_t i = 0; i < results->n_results; i++)
-        if (streq (results->results [i]->contract_id, id)) {
-            cr_assert_null (found, "%s stored twice", id);
-            found = results->results [i];
-        }
-    return found;
+    Farfan__ListRequest request = FARFAN__LIST_REQUEST__INIT;
+    return (Farfan__RunList *) ff_test_call_decoded (client, FARFAN__MESSAGE_TYPE__LIST, &request.base,
+                                                     FARFAN__MESSAGE_TYPE__RUN_LIST,
+                                                     &farfan__run_list__descriptor);
 }
 
 static const Farfan__PhaseStatus *
@@ -233,9 +155,9 @@ FF_TEST (orchestrator, a_run_goes_through_its_phases_with_one_factory)
     };
     s_cluster_t cluster = s_cluster (contracts, 4);
     s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
-    char *run_id = s_submit (cluster.client, NULL, NULL, 0);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, NULL, NULL, 0);
     size_t progress = 0;
-    Farfan__RunStatus *status = s_wait (cluster.client, run_id, &progress);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, &progress);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_gt (progress, 1, "progress streamed");
     cr_assert_eq (status->n_phases, 10);
@@ -249,19 +171,19 @@ FF_TEST (orchestrator, a_run_goes_through_its_phases_with_one_factory)
     cr_assert_eq (status->done, 4);
     cr_assert_eq (strncmp (status->document_digest, "sha256:", 7), 0);
 
-    Farfan__RunResults *results = s_results (cluster.client, run_id, NULL);
+    Farfan__RunResults *results = ff_test_results (cluster.client, run_id, NULL);
     cr_assert_eq (results->n_results, 4, "every contract exactly once");
-    const Farfan__ContractResult *q1 = s_find (results, "Q1");
+    const Farfan__ContractResult *q1 = ff_test_result_find (results, "Q1");
     cr_assert_eq (q1->status, FARFAN__RESULT_STATUS__RESULT_OK);
     //  3 sources of 2 needed, 3 years of 4: (1 + 0.75) / 2 = 0.875.
     cr_assert_float_eq (q1->ratio, 0.875, 1e-9);
-    const Farfan__ContractResult *aggregate = s_find (results, "AGG");
+    const Farfan__ContractResult *aggregate = ff_test_result_find (results, "AGG");
     cr_assert_eq (aggregate->status, FARFAN__RESULT_STATUS__RESULT_OK, "%s", aggregate->error);
     //  Three equal inputs: their weighted mean is their score.
     cr_assert_float_eq (aggregate->score, q1->score, 1e-9);
     farfan__run_results__free_unpacked (results, NULL);
 
-    Farfan__RunResults *p04 = s_results (cluster.client, run_id, "P04");
+    Farfan__RunResults *p04 = ff_test_results (cluster.client, run_id, "P04");
     cr_assert_eq (p04->n_results, 1);
     farfan__run_results__free_unpacked (p04, NULL);
     farfan__run_status__free_unpacked (status, NULL);
@@ -274,8 +196,8 @@ FF_TEST (orchestrator, reports_in_every_format_quote_the_evidence)
     const char *contracts [] = { S_MICRO ("Q1", "PA01", "DIM01", "Q001") };
     s_cluster_t cluster = s_cluster (contracts, 1);
     s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
-    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
-    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
     const char *formats [] = { "json", "markdown", "html" };
@@ -313,8 +235,8 @@ FF_TEST (orchestrator, missing_contracts_are_shipped_to_the_factory)
     const char *contracts [] = { S_MICRO ("Q1", "PA01", "DIM01", "Q001"), S_MICRO ("Q2", "PA01", "DIM01", "Q002") };
     s_cluster_t cluster = s_cluster (contracts, 2);
     s_add_factory (&cluster, "fac-empty", NULL, NULL, NULL, NULL);
-    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
-    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     bool shipped = false;
     for (size_t i = 0; i < status->n_conflicts; i++)
@@ -341,8 +263,8 @@ FF_TEST (orchestrator, a_factory_that_cannot_run_a_phase_is_left_out_with_the_re
     const char *contracts [] = { contract };
     s_cluster_t cluster = s_cluster (contracts, 1);
     s_add_factory (&cluster, "fac-plain", NULL, NULL, NULL, NULL);
-    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
-    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED, "the only factory cannot run X");
     cr_assert (strstr (status->error, "no factory can run"), "%s", status->error);
     bool excluded = false;
@@ -357,8 +279,8 @@ FF_TEST (orchestrator, a_factory_that_cannot_run_a_phase_is_left_out_with_the_re
     snprintf (allowed, sizeof allowed, "%s/tests/data/factory/", FF_TEST_SOURCE_ROOT);
     s_add_factory (&cluster, "fac-exec", "--exec-allowed", allowed, NULL, NULL);
     s_wait_factories (&cluster, 2);
-    run_id = s_submit (cluster.client, "P02", "P02", 0);
-    status = s_wait (cluster.client, run_id, NULL);
+    run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     excluded = false;
     for (size_t i = 0; i < status->n_conflicts; i++)
@@ -387,8 +309,8 @@ FF_TEST (orchestrator, work_is_split_across_two_factories)
     s_add_factory (&cluster, "fac-b", NULL, NULL, NULL, NULL);
     s_wait_factories (&cluster, 2);
     //  A budget of 4 in flight per factory: neither can take everything.
-    char *run_id = s_submit (cluster.client, "P02", "P02", 4);
-    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 4);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_eq (s_phase (status, "P02")->done, S_COUNT);
     farfan__run_status__free_unpacked (status, NULL);
@@ -400,7 +322,7 @@ FF_TEST (orchestrator, work_is_split_across_two_factories)
         cr_assert_gt (executed, 0, "factory %zu ran nothing:\n%s", f, page);
         free (page);
     }
-    Farfan__RunResults *results = s_results (cluster.client, run_id, NULL);
+    Farfan__RunResults *results = ff_test_results (cluster.client, run_id, NULL);
     cr_assert_eq (results->n_results, S_COUNT);
     farfan__run_results__free_unpacked (results, NULL);
     free (run_id);
@@ -420,18 +342,18 @@ FF_TEST (orchestrator, a_failing_contract_is_retried_then_recorded_failed)
     };
     s_cluster_t cluster = s_cluster (contracts, 2);
     s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
-    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
-    Farfan__RunStatus *status = s_wait (cluster.client, run_id, NULL);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
     cr_assert (strstr (status->error, "P02"), "%s", status->error);
     cr_assert_eq (status->n_failures, 1);
     cr_assert (strstr (status->failures [0], "SLOW") && strstr (status->failures [0], "3 attempts"),
                "%s", status->failures [0]);
     farfan__run_status__free_unpacked (status, NULL);
-    Farfan__RunResults *results = s_results (cluster.client, run_id, NULL);
+    Farfan__RunResults *results = ff_test_results (cluster.client, run_id, NULL);
     cr_assert_eq (results->n_results, 2);
-    cr_assert_eq (s_find (results, "SLOW")->status, FARFAN__RESULT_STATUS__RESULT_TIMEOUT);
-    cr_assert_eq (s_find (results, "FAST")->status, FARFAN__RESULT_STATUS__RESULT_OK);
+    cr_assert_eq (ff_test_result_find (results, "SLOW")->status, FARFAN__RESULT_STATUS__RESULT_TIMEOUT);
+    cr_assert_eq (ff_test_result_find (results, "FAST")->status, FARFAN__RESULT_STATUS__RESULT_OK);
     farfan__run_results__free_unpacked (results, NULL);
     int code = 0;
     char *page = ff_test_http_get (ff_test_service_http_port (cluster.orchestrator), "/metrics", &code);
@@ -446,7 +368,7 @@ FF_TEST (orchestrator, a_cancelled_run_stops)
     const char *contracts [] = { S_WAIT ("LONG", "P02", 3000) };
     s_cluster_t cluster = s_cluster (contracts, 1);
     s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
-    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
     Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
     ref.run_id = run_id;
     ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__CANCEL, &ref.base);
@@ -456,7 +378,7 @@ FF_TEST (orchestrator, a_cancelled_run_stops)
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_CANCELLED);
     farfan__run_status__free_unpacked (status, NULL);
     ff_msg_destroy (&reply);
-    status = s_wait (cluster.client, run_id, NULL);
+    status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_CANCELLED);
     farfan__run_status__free_unpacked (status, NULL);
     free (run_id);
@@ -467,7 +389,7 @@ FF_TEST (orchestrator, a_run_waits_for_a_factory_to_register)
 {
     const char *contracts [] = { S_WAIT ("W", "P02", 1) };
     s_cluster_t cluster = s_cluster (contracts, 1);
-    char *run_id = s_submit (cluster.client, "P02", "P02", 0);
+    char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
     Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
     ref.run_id = run_id;
     ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base);
@@ -478,7 +400,7 @@ FF_TEST (orchestrator, a_run_waits_for_a_factory_to_register)
     farfan__run_status__free_unpacked (status, NULL);
     ff_msg_destroy (&reply);
     s_add_factory (&cluster, "fac-late", NULL, NULL, NULL, NULL);
-    status = s_wait (cluster.client, run_id, NULL);
+    status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
     free (run_id);
@@ -490,35 +412,98 @@ FF_TEST (orchestrator, list_and_factories_describe_what_is_there)
     const char *contracts [] = { S_WAIT ("W", "P02", 1) };
     s_cluster_t cluster = s_cluster (contracts, 1);
     s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
-    char *first = s_submit (cluster.client, "P02", "P02", 0);
-    Farfan__RunStatus *status = s_wait (cluster.client, first, NULL);
+    char *first = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, first, S_RUN_DEADLINE_MS, NULL);
     farfan__run_status__free_unpacked (status, NULL);
-    char *second = s_submit (cluster.client, "P02", "P02", 0);
-    status = s_wait (cluster.client, second, NULL);
+    char *second = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+    status = ff_test_watch (cluster.client, second, S_RUN_DEADLINE_MS, NULL);
     farfan__run_status__free_unpacked (status, NULL);
-    Farfan__ListRequest list_request = FARFAN__LIST_REQUEST__INIT;
-    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__LIST, &list_request.base);
-    Farfan__RunList *list = farfan__run_list__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
-    cr_assert_not_null (list);
+    Farfan__RunList *list = s_runs (cluster.client);
     cr_assert_eq (list->n_runs, 2);
     cr_assert_str_eq (list->runs [0]->run_id, second, "most recent first");
     cr_assert_eq (list->runs [1]->state, FARFAN__RUN_STATE__RUN_SUCCEEDED);
     farfan__run_list__free_unpacked (list, NULL);
-    ff_msg_destroy (&reply);
-    Farfan__FactoriesRequest factories_request = FARFAN__FACTORIES_REQUEST__INIT;
-    reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__FACTORIES, &factories_request.base);
-    Farfan__FactoryList *factories = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
-                                                                  ff_msg_body_data (reply));
-    cr_assert_not_null (factories);
+    Farfan__FactoryList *factories = ff_test_factories (cluster.client);
     cr_assert_eq (factories->n_factories, 1);
     cr_assert_str_eq (factories->factories [0]->instance_id, "fac-1");
     cr_assert_not_null (factories->factories [0]->capabilities);
     cr_assert_eq (factories->factories [0]->capabilities->max_workers, 2);
     cr_assert_gt (factories->factories [0]->in_flight_cap, 0);
     farfan__factory_list__free_unpacked (factories, NULL);
-    ff_msg_destroy (&reply);
     free (first);
     free (second);
+    s_cluster_stop (&cluster);
+}
+
+//  The run id a SUBMITTED reply names (caller frees); destroys *reply_p.
+static char *
+s_run_id_take (ff_msg_t **reply_p)
+{
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (*reply_p),
+                                                             ff_msg_body_data (*reply_p));
+    cr_assert_not_null (submitted);
+    char *run_id = strdup (submitted->run_id);
+    cr_assert_not_null (run_id);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (reply_p);
+    return run_id;
+}
+
+//  Sends SUBMIT with the given sender and correlation ids on sock; returns
+//  the run id SUBMITTED names (caller frees).
+static char *
+s_submit_as (zsock_t *sock, const char *sender_id, const char *correlation_id)
+{
+    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
+    submit.document.data = (uint8_t *) s_text;
+    submit.document.len = strlen (s_text);
+    submit.first_phase = "P02";
+    submit.last_phase = "P02";
+    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__SUBMIT,
+                               .correlation_id = correlation_id, .sender_id = sender_id };
+    cr_assert_eq (ff_msg_send (sock, NULL, false, &header, &submit.base), 0);
+    ff_msg_t *reply = ff_msg_new ();
+    cr_assert_eq (ff_msg_recv (reply, sock), 0, "no SUBMITTED within the timeout");
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__SUBMITTED, "%s",
+                  ff_msg_status_message (reply));
+    cr_assert_str_eq (ff_msg_correlation_id (reply), correlation_id);
+    return s_run_id_take (&reply);
+}
+
+FF_TEST (orchestrator, a_resent_submit_answers_the_run_it_started)
+{
+    const char *contracts [] = { S_WAIT ("W", "P02", 1) };
+    s_cluster_t cluster = s_cluster (contracts, 1);
+    s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
+    //  A Lazy Pirate resend: the same ids on a fresh socket.
+    zsock_t *again = ff_test_dealer (ff_test_service_endpoint (cluster.orchestrator, "client"));
+    char *first = s_submit_as (cluster.client, "client-a", "submit-1");
+    char *resent = s_submit_as (again, "client-a", "submit-1");
+    cr_assert_str_eq (resent, first);
+    //  Another request id, or another client with the same one: new runs.
+    char *other = s_submit_as (again, "client-a", "submit-2");
+    char *stranger = s_submit_as (cluster.client, "client-b", "submit-1");
+    cr_assert_str_neq (other, first);
+    cr_assert_str_neq (stranger, first);
+    cr_assert_str_neq (stranger, other);
+    const char *runs [] = { first, other, stranger };
+    for (size_t i = 0; i < 3; i++) {
+        Farfan__RunStatus *status = ff_test_watch (cluster.client, runs [i], S_RUN_DEADLINE_MS, NULL);
+        cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
+        farfan__run_status__free_unpacked (status, NULL);
+    }
+    //  After the run ended, the resend still names it (its final state).
+    char *late = s_submit_as (again, "client-a", "submit-1");
+    cr_assert_str_eq (late, first);
+    Farfan__RunList *list = s_runs (cluster.client);
+    cr_assert_eq (list->n_runs, 3, "a resent SUBMIT started another run");
+    farfan__run_list__free_unpacked (list, NULL);
+    free (first);
+    free (resent);
+    free (other);
+    free (stranger);
+    free (late);
+    zsock_destroy (&again);
     s_cluster_stop (&cluster);
 }
 
@@ -551,7 +536,7 @@ FF_TEST (orchestrator, bad_submissions_and_unknown_runs_get_errors)
     reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__SUBMIT, &binary.base);
     Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
     cr_assert_not_null (submitted);
-    Farfan__RunStatus *status = s_wait (cluster.client, submitted->run_id, NULL);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, submitted->run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
     cr_assert (strstr (status->error, "UTF-8"), "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
@@ -585,11 +570,11 @@ FF_TEST (orchestrator, a_pdf_is_converted_with_pdftotext)
     ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__SUBMIT, &submit.base);
     Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
     cr_assert_not_null (submitted);
-    Farfan__RunStatus *status = s_wait (cluster.client, submitted->run_id, NULL);
+    Farfan__RunStatus *status = ff_test_watch (cluster.client, submitted->run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_str_eq (status->name, "Plan_1.pdf");
-    Farfan__RunResults *results = s_results (cluster.client, submitted->run_id, NULL);
-    const Farfan__ContractResult *q1 = s_find (results, "Q1");
+    Farfan__RunResults *results = ff_test_results (cluster.client, submitted->run_id, NULL);
+    const Farfan__ContractResult *q1 = ff_test_result_find (results, "Q1");
     cr_assert_eq (q1->status, FARFAN__RESULT_STATUS__RESULT_OK);
     cr_assert_gt (q1->evidence [0]->count, 0, "the plan's text was matched");
     farfan__run_results__free_unpacked (results, NULL);
@@ -632,25 +617,6 @@ s_write_set (const char *dir, const char *name, const char *const *contracts, si
     }
 }
 
-//  Removes dir and what is in it, one level of subdirectories deep.
-static void
-s_remove_tree (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    struct dirent *entry;
-    while (handle && (entry = readdir (handle))) {
-        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-            continue;
-        char path [600];
-        snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
-        if (unlink (path) != 0)
-            ff_test_remove_dir (path);
-    }
-    if (handle)
-        closedir (handle);
-    rmdir (dir);
-}
-
 //  An orchestrator with a default set and contract_sets_dir = sets_dir
 //  ("" = none), its store in data_dir (NULL = its own).
 static s_cluster_t
@@ -687,13 +653,7 @@ s_submit_set (zsock_t *client, const char *contract_set)
     ff_msg_t *reply = s_submit_set_reply (client, contract_set);
     cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__SUBMITTED, "%s: %s", contract_set,
                   ff_msg_status_message (reply));
-    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (submitted);
-    char *run_id = strdup (submitted->run_id);
-    farfan__submitted__free_unpacked (submitted, NULL);
-    ff_msg_destroy (&reply);
-    return run_id;
+    return s_run_id_take (&reply);
 }
 
 //  A refused SUBMIT: INVALID_ARGUMENT whose message holds each needle.
@@ -711,27 +671,12 @@ s_assert_set_refused (zsock_t *client, const char *contract_set, const char *nee
     ff_msg_destroy (&reply);
 }
 
-static Farfan__RunStatus *
-s_status (zsock_t *client, const char *run_id)
-{
-    Farfan__RunRef ref = FARFAN__RUN_REF__INIT;
-    ref.run_id = (char *) run_id;
-    ff_msg_t *reply = ff_test_request (client, FARFAN__MESSAGE_TYPE__STATUS, &ref.base);
-    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__RUN_STATUS, "%s",
-                  ff_msg_status_message (reply));
-    Farfan__RunStatus *status = farfan__run_status__unpack (NULL, ff_msg_body_size (reply),
-                                                            ff_msg_body_data (reply));
-    cr_assert_not_null (status);
-    ff_msg_destroy (&reply);
-    return status;
-}
-
 //  Every result of the run counted element_type (its set's pattern), and
 //  none other; count results. Returns the digest of Q1's definition.
 static char *
 s_assert_results_of (zsock_t *client, const char *run_id, const char *element_type, size_t count)
 {
-    Farfan__RunResults *results = s_results (client, run_id, NULL);
+    Farfan__RunResults *results = ff_test_results (client, run_id, NULL);
     cr_assert_eq (results->n_results, count, "run %s: %zu results", run_id, results->n_results);
     char *digest = NULL;
     for (size_t i = 0; i < results->n_results; i++) {
@@ -778,7 +723,7 @@ FF_TEST_OPTS (orchestrator, concurrent_runs_with_their_own_sets_each_get_their_r
         runs [i] = s_submit_set (cluster.client, specs [i]);
     Farfan__RunStatus *statuses [5];
     for (size_t i = 0; i < 5; i++) {
-        statuses [i] = s_wait (cluster.client, runs [i], NULL);
+        statuses [i] = ff_test_watch (cluster.client, runs [i], S_RUN_DEADLINE_MS, NULL);
         cr_assert_eq (statuses [i]->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "run %zu (%s): %s", i,
                       specs [i], statuses [i]->error);
         cr_assert_eq (strncmp (statuses [i]->contract_set_digest, "sha256:", 7), 0);
@@ -798,12 +743,12 @@ FF_TEST_OPTS (orchestrator, concurrent_runs_with_their_own_sets_each_get_their_r
     cr_assert_str_eq (digest_b, digest_b2);
     cr_assert_str_neq (digest_a, digest_b);
     //  The default set's run ran the default set (its one contract).
-    Farfan__RunResults *fallback_results = s_results (cluster.client, runs [4], NULL);
+    Farfan__RunResults *fallback_results = ff_test_results (cluster.client, runs [4], NULL);
     cr_assert_eq (fallback_results->n_results, 1);
     cr_assert_str_eq (fallback_results->results [0]->contract_id, "W");
     farfan__run_results__free_unpacked (fallback_results, NULL);
     //  STATUS (not only PROGRESS) names the set too.
-    Farfan__RunStatus *status = s_status (cluster.client, runs [1]);
+    Farfan__RunStatus *status = ff_test_run_status (cluster.client, runs [1]);
     cr_assert_str_eq (status->contract_set_digest, statuses [1]->contract_set_digest);
     farfan__run_status__free_unpacked (status, NULL);
 
@@ -816,7 +761,7 @@ FF_TEST_OPTS (orchestrator, concurrent_runs_with_their_own_sets_each_get_their_r
         free (runs [i]);
     }
     s_cluster_stop (&cluster);
-    s_remove_tree (sets);
+    ff_test_remove_dir (sets);
     free (sets);
 }
 
@@ -850,13 +795,9 @@ FF_TEST (orchestrator, a_set_that_cannot_be_used_refuses_the_submission)
     s_assert_set_refused (cluster.client, "empty", "holds no contracts", NULL);
     s_assert_set_refused (cluster.client, "/nonexistent/farfan-set", "cannot be read", NULL);
     //  Nothing was stored: no run is listed.
-    Farfan__ListRequest list_request = FARFAN__LIST_REQUEST__INIT;
-    ff_msg_t *reply = ff_test_request (cluster.client, FARFAN__MESSAGE_TYPE__LIST, &list_request.base);
-    Farfan__RunList *list = farfan__run_list__unpack (NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
-    cr_assert_not_null (list);
+    Farfan__RunList *list = s_runs (cluster.client);
     cr_assert_eq (list->n_runs, 0, "refused submissions store nothing");
     farfan__run_list__free_unpacked (list, NULL);
-    ff_msg_destroy (&reply);
     //  A good one is accepted.
     free (s_submit_set (cluster.client, "good"));
     s_cluster_stop (&cluster);
@@ -869,7 +810,7 @@ FF_TEST (orchestrator, a_set_that_cannot_be_used_refuses_the_submission)
     snprintf (path, sizeof path, "%s/good", sets);
     free (s_submit_set (cluster.client, path));
     s_cluster_stop (&cluster);
-    s_remove_tree (sets);
+    ff_test_remove_dir (sets);
     free (sets);
 }
 
@@ -920,7 +861,7 @@ FF_TEST_OPTS (orchestrator, a_resumed_run_reloads_its_set_and_fails_when_it_chan
     s_wait_state (endpoint, run_a, FARFAN__RUN_STATE__RUN_RUNNING);
     s_wait_state (endpoint, run_b, FARFAN__RUN_STATE__RUN_RUNNING);
     s_wait_state (endpoint, run_c, FARFAN__RUN_STATE__RUN_RUNNING);
-    Farfan__RunStatus *before = s_status (cluster.client, run_a);
+    Farfan__RunStatus *before = ff_test_run_status (cluster.client, run_a);
     char *digest_a = strdup (before->contract_set_digest);
     farfan__run_status__free_unpacked (before, NULL);
     s_cluster_stop (&cluster);
@@ -937,24 +878,24 @@ FF_TEST_OPTS (orchestrator, a_resumed_run_reloads_its_set_and_fails_when_it_chan
     //  Restarted on the same store: b and c fail saying why, a resumes
     //  with its own set and completes once a factory registers.
     cluster = s_cluster_sets (fallback, 1, sets, data);
-    Farfan__RunStatus *status = s_status (cluster.client, run_b);
+    Farfan__RunStatus *status = ff_test_run_status (cluster.client, run_b);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
     cr_assert (strstr (status->error, "contract set") && strstr (status->error, "changed since it was submitted"),
                "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
-    status = s_status (cluster.client, run_c);
+    status = ff_test_run_status (cluster.client, run_c);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED);
     cr_assert (strstr (status->error, "cannot be loaded again") && strstr (status->error, path_c),
                "%s", status->error);
     farfan__run_status__free_unpacked (status, NULL);
     s_add_factory (&cluster, "fac-1", NULL, NULL, NULL, NULL);
-    status = s_wait (cluster.client, run_a, NULL);
+    status = ff_test_watch (cluster.client, run_a, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_str_eq (status->contract_set_digest, digest_a);
     farfan__run_status__free_unpacked (status, NULL);
     free (s_assert_results_of (cluster.client, run_a, "fuentes", 2));
     //  Nothing of b or c ran.
-    Farfan__RunResults *results = s_results (cluster.client, run_b, NULL);
+    Farfan__RunResults *results = ff_test_results (cluster.client, run_b, NULL);
     cr_assert_eq (results->n_results, 0);
     farfan__run_results__free_unpacked (results, NULL);
     s_cluster_stop (&cluster);
@@ -963,7 +904,7 @@ FF_TEST_OPTS (orchestrator, a_resumed_run_reloads_its_set_and_fails_when_it_chan
     free (run_a);
     free (run_b);
     free (run_c);
-    s_remove_tree (sets);
+    ff_test_remove_dir (sets);
     free (sets);
     ff_test_remove_dir (data);
     free (data);

@@ -55,27 +55,6 @@
 //  ---------------------------------------------------------------------
 //  Files and processes
 
-//  Reads a whole file (caller frees); NULL when it cannot be read.
-static char *
-s_read (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    char *data = NULL;
-    if (fseek (file, 0, SEEK_END) == 0) {
-        long length = ftell (file);
-        rewind (file);
-        data = length >= 0 ? (char *) malloc ((size_t) length + 1) : NULL;
-        if (data) {
-            *size = fread (data, 1, (size_t) length, file);
-            data [*size] = '\0';
-        }
-    }
-    fclose (file);
-    return data;
-}
-
 static char *
 s_temp_dir (void)
 {
@@ -132,49 +111,18 @@ typedef struct {
     zsock_t *client;                    // DEALER on the client API
 } s_system_t;
 
-//  Sends a request and returns its reply (replies to other correlation
-//  ids are skipped); fails the test when none comes within S_REPLY_MS or
-//  it is not of type expected.
+//  ff_test_call_ok with the pipeline's reply bound (S_REPLY_MS: SUBMIT of
+//  a PDF, RESULTS and REPORT of the whole upstream set take longer than
+//  FF_TEST_TIMEOUT_MS under ASan).
 static ff_msg_t *
 s_call (zsock_t *client, uint32_t type, const ProtobufCMessage *body, uint32_t expected)
 {
-    static unsigned sequence = 0;
-    char correlation_id [32];
-    snprintf (correlation_id, sizeof correlation_id, "pipeline-%u", ++sequence);
-    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id,
-                               .sender_id = "test-pipeline" };
-    cr_assert_eq (ff_msg_send (client, NULL, false, &header, body), 0);
-    zpoller_t *poller = zpoller_new (client, NULL);
-    int64_t deadline = zclock_mono () + S_REPLY_MS;
-    ff_msg_t *reply = ff_msg_new ();
-    bool got = false;
-    while (!got) {
-        int64_t left = deadline - zclock_mono ();
-        cr_assert (left > 0 && zpoller_wait (poller, (int) left), "no answer to %s within %d ms",
-                   ff_msg_type_name (type), S_REPLY_MS);
-        got = ff_msg_recv (reply, client) == 0
-              && streq (ff_msg_correlation_id (reply), correlation_id);
-    }
-    zpoller_destroy (&poller);
+    ff_msg_t *reply = ff_test_call (client, type, body, S_REPLY_MS);
+    cr_assert_not_null (reply, "no answer to %s within %d ms", ff_msg_type_name (type), S_REPLY_MS);
     cr_assert_eq (ff_msg_type (reply), expected, "%s answered %s: %s %s", ff_msg_type_name (type),
                   ff_msg_type_name (ff_msg_type (reply)),
                   ff_msg_code_name (ff_msg_status_code (reply)), ff_msg_status_message (reply));
     return reply;
-}
-
-static size_t
-s_factory_count (zsock_t *client)
-{
-    Farfan__FactoriesRequest request = FARFAN__FACTORIES_REQUEST__INIT;
-    ff_msg_t *reply = s_call (client, FARFAN__MESSAGE_TYPE__FACTORIES, &request.base,
-                              FARFAN__MESSAGE_TYPE__FACTORY_LIST);
-    Farfan__FactoryList *list = farfan__factory_list__unpack (NULL, ff_msg_body_size (reply),
-                                                             ff_msg_body_data (reply));
-    cr_assert_not_null (list);
-    size_t count = list->n_factories;
-    farfan__factory_list__free_unpacked (list, NULL);
-    ff_msg_destroy (&reply);
-    return count;
 }
 
 //  Starts the orchestrator on contracts_dir and two factories (no
@@ -194,7 +142,7 @@ s_system_start (const char *contracts_dir)
     system.client = ff_test_dealer (ff_test_service_endpoint (system.orchestrator, "client"));
     int64_t deadline = zclock_mono () + S_REPLY_MS;
     size_t registered;
-    while ((registered = s_factory_count (system.client)) < 2) {
+    while ((registered = ff_test_factory_count (system.client)) < 2) {
         cr_assert_lt (zclock_mono (), deadline, "%zu of 2 factories registered", registered);
         zpoller_t *poller = zpoller_new (system.client, NULL);
         zpoller_wait (poller, 10);         //  nothing comes: a pause between looks
@@ -231,13 +179,6 @@ s_submit (s_system_t *system, const char *data, size_t size, const char *name)
     return run_id;
 }
 
-static bool
-s_final (Farfan__RunState state)
-{
-    return state == FARFAN__RUN_STATE__RUN_SUCCEEDED || state == FARFAN__RUN_STATE__RUN_FAILED
-        || state == FARFAN__RUN_STATE__RUN_CANCELLED;
-}
-
 //  WATCHes the run to its final PROGRESS (S_RUN_MS in all); returns it.
 static Farfan__RunStatus *
 s_watch (s_system_t *system, const char *run_id)
@@ -250,7 +191,7 @@ s_watch (s_system_t *system, const char *run_id)
     int64_t deadline = zclock_mono () + S_RUN_MS;
     ff_msg_t *reply = ff_msg_new ();
     Farfan__RunStatus *status = NULL;
-    while (!status || !s_final (status->state)) {
+    while (!status || !ff_test_run_final (status->state)) {
         int64_t left = deadline - zclock_mono ();
         cr_assert (left > 0 && zpoller_wait (poller, (int) left), "run %s has not ended after %d ms",
                    run_id, S_RUN_MS);
@@ -884,7 +825,7 @@ static void
 s_pipeline_on_text (const char *contracts_dir)
 {
     size_t size = 0;
-    char *text = s_read (S_PLAN_TXT, &size);
+    char *text = ff_test_read_file (S_PLAN_TXT, &size);
     cr_assert_not_null (text, "%s: %s", S_PLAN_TXT, strerror (errno));
     s_system_t system = s_system_start (contracts_dir);
     char *run_id = s_submit (&system, text, size, "Plan_1.txt");
@@ -917,8 +858,8 @@ FF_TEST_OPTS (pipeline, the_default_set_on_the_real_plan_as_pdf, .timeout = 240)
     char *argv [] = { "pdftotext", "-layout", "-enc", "UTF-8", S_PLAN_PDF, converted, NULL };
     s_run_program (S_PDFTOTEXT, argv, S_REPLY_MS);
     size_t size = 0, pdf_size = 0;
-    char *text = s_read (converted, &size);
-    char *pdf = s_read (S_PLAN_PDF, &pdf_size);
+    char *text = ff_test_read_file (converted, &size);
+    char *pdf = ff_test_read_file (S_PLAN_PDF, &pdf_size);
     cr_assert (text && pdf);
     s_system_t system = s_system_start (S_DEFAULT_SET);
     char *run_id = s_submit (&system, pdf, pdf_size, "Plan_1.pdf");
