@@ -313,6 +313,13 @@ FF_TEST (orchestrator, work_is_split_across_two_factories)
     Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
     cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s", status->error);
     cr_assert_eq (s_phase (status, "P02")->done, S_COUNT);
+    //  The final status names the factories that ran the phase.
+    const Farfan__PhaseStatus *p02 = s_phase (status, "P02");
+    cr_assert_eq (p02->n_factories, 2);
+    cr_assert_neq (strcmp (p02->factories [0], p02->factories [1]), 0);
+    for (size_t f = 0; f < 2; f++)
+        cr_assert (strcmp (p02->factories [f], "fac-a") == 0 || strcmp (p02->factories [f], "fac-b") == 0,
+                   "%s", p02->factories [f]);
     farfan__run_status__free_unpacked (status, NULL);
     //  Both factories executed some of the work.
     for (size_t f = 0; f < 2; f++) {

@@ -82,6 +82,7 @@ struct s_run {
     uint64_t ended_at_us;               // wall, 0 until the run ends
     uint64_t started_mono_us;
     orc_store_phase_t phases [ORC_STORE_PHASES];
+    zlistx_t *ran_on [ORC_STORE_PHASES]; // char * factories that committed results, by phase
     zhashx_t *committed;                // contract id -> s_done_t
     //  the current phase
     zlistx_t *queue;                    // char * contract ids to dispatch, longest first
@@ -467,6 +468,11 @@ s_run_new (orc_engine_t *self, const orc_store_run_t *record)
     zlistx_set_destructor (run->warnings, s_free_string);
     run->conflicts = zlistx_new ();
     run->watchers = zlistx_new ();
+    for (int p = 0; p < ORC_STORE_PHASES; p++) {
+        run->ran_on [p] = zlistx_new ();
+        zlistx_set_destructor (run->ran_on [p], s_free_string);
+        zlistx_set_comparator (run->ran_on [p], (zlistx_comparator_fn *) strcmp);
+    }
     run->align_timer = -1;
     run->progress_timer = -1;
     zhashx_insert (self->runs, run->id, run);
@@ -502,6 +508,8 @@ s_run_free (s_run_t *run)
         ff_reply_destroy (&reply);
     }
     zlistx_destroy (&run->watchers);
+    for (int p = 0; p < ORC_STORE_PHASES; p++)
+        zlistx_destroy (&run->ran_on [p]);
     s_conflicts_free (run->conflicts);
     zlistx_destroy (&run->conflicts);
     zlistx_destroy (&run->warnings);
@@ -573,10 +581,14 @@ s_status_fill (s_run_t *run, Farfan__RunStatus *status, bool with_phases)
             phase->started_at_us = record->started_at_us;
             phase->ended_at_us = record->ended_at_us;
             phase->estimated_s = record->estimated_s;
-            if (p == run->phase) {
-                phase->factories = (char **) calloc (zlistx_size (run->aligned) + 1, sizeof (char *));
-                for (char *id = (char *) zlistx_first (run->aligned); id && phase->factories;
-                     id = (char *) zlistx_next (run->aligned))
+            //  The running phase: the factories aligned for it; an ended
+            //  one: those that ran its contracts (this process's memory).
+            zlistx_t *factories = p == run->phase && record->state != FARFAN__PHASE_STATE__PHASE_SUCCEEDED
+                                ? run->aligned : run->ran_on [p];
+            if (factories && zlistx_size (factories)) {
+                phase->factories = (char **) calloc (zlistx_size (factories) + 1, sizeof (char *));
+                for (char *id = (char *) zlistx_first (factories); id && phase->factories;
+                     id = (char *) zlistx_next (factories))
                     phase->factories [phase->n_factories++] = strdup (id);
             }
             status->phases [status->n_phases++] = phase;
@@ -1428,6 +1440,12 @@ s_apply (orc_engine_t *self, s_pending_t *pending, bool duplicate)
         phase->failed++;
     if (done->result && done->result->from_cache)
         phase->from_cache++;
+    zlistx_t *ran_on = run->ran_on [pending->phase];
+    if (pending->factory_id && ran_on && !zlistx_find (ran_on, pending->factory_id)) {
+        char *id = strdup (pending->factory_id);
+        if (id)
+            zlistx_add_end (ran_on, id);
+    }
     fac_contract_t *contract = fac_contract_set_lookup (run->contracts, pending->contract_id);
     char subject [256];
     if (contract && *contract->policy_area && *contract->dimension && *contract->base_question)
