@@ -130,6 +130,18 @@ ff_rpc_reply (ff_rpc_t *self, const ff_msg_t *request, uint32_t type,
     return s_send (self, request, &header, body);
 }
 
+ProtobufCMessage *
+ff_rpc_unpack (ff_rpc_t *self, const ff_msg_t *request, const ProtobufCMessageDescriptor *descriptor)
+{
+    ProtobufCMessage *body = protobuf_c_message_unpack (descriptor, NULL, ff_msg_body_size (request),
+                                                        ff_msg_body_data (request));
+    if (!body)
+        ff_rpc_reply_error (self, request, FARFAN__ERROR_CODE__MALFORMED,
+                            "%s body is not a valid %s message",
+                            ff_msg_type_name (ff_msg_type (request)), descriptor->short_name);
+    return body;
+}
+
 int
 ff_rpc_reply_error (ff_rpc_t *self, const ff_msg_t *request, uint32_t code,
                     const char *format, ...)

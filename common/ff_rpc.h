@@ -73,6 +73,13 @@ int
     ff_rpc_reply_error (ff_rpc_t *self, const ff_msg_t *request, uint32_t code,
                         const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
+//  Decodes the request's body as `descriptor`. NULL, after replying
+//  MALFORMED with the message type and descriptor name, when it does not
+//  decode. Free with protobuf_c_message_free_unpacked.
+ProtobufCMessage *
+    ff_rpc_unpack (ff_rpc_t *self, const ff_msg_t *request,
+                   const ProtobufCMessageDescriptor *descriptor);
+
 //  A reply sent later, or several (a stream): keeps what addressing the
 //  request needs after the handler returns (the request object itself is
 //  reused for the next message). A stream is never cut by a full peer

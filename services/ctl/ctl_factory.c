@@ -869,28 +869,6 @@ s_print_snapshot (const Farfan__Snapshot *snapshot)
 }
 
 static int
-s_write_file (s_ctx_t *ctx, const char *path, const void *data, size_t size)
-{
-    FILE *file = fopen (path, "wb");
-    if (!file) {
-        fprintf (stderr, "%s: --out %s: %s\n", ctx->prefix, path, strerror (errno));
-        return CTL_EXIT_USAGE;
-    }
-    bool written = fwrite (data, 1, size, file) == size;
-    int saved = errno;
-    if (fclose (file) != 0 && written) {
-        written = false;
-        saved = errno;
-    }
-    if (!written) {
-        fprintf (stderr, "%s: --out %s: %s\n", ctx->prefix, path, strerror (saved));
-        unlink (path);
-        return CTL_EXIT_USAGE;
-    }
-    return CTL_EXIT_OK;
-}
-
-static int
 s_run_snapshot (s_ctx_t *ctx)
 {
     Farfan__SnapshotRequest request = FARFAN__SNAPSHOT_REQUEST__INIT;
@@ -903,7 +881,8 @@ s_run_snapshot (s_ctx_t *ctx)
         return code;
     //  The file holds the reply's bytes as sent: `restore` sends them back.
     if (ctx->out)
-        code = s_write_file (ctx, ctx->out, ff_msg_body_data (reply), ff_msg_body_size (reply));
+        code = ctl_output_write_file (ctx->prefix, ctx->out, ff_msg_body_data (reply),
+                                      ff_msg_body_size (reply)) ? CTL_EXIT_USAGE : CTL_EXIT_OK;
     if (code == CTL_EXIT_OK) {
         if (ctx->json)
             s_print_json (body);

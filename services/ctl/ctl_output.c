@@ -3,12 +3,14 @@
 #include "ff_utf8.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 json_t *
 ctl_output_string (const char *text)
@@ -183,5 +185,27 @@ ctl_output_json_line (FILE *out, const json_t *value)
     if (json_dumpf (value, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0
     ||  fputc ('\n', out) == EOF || fflush (out) != 0)
         return -1;
+    return 0;
+}
+
+int
+ctl_output_write_file (const char *prefix, const char *path, const void *data, size_t size)
+{
+    FILE *file = fopen (path, "wb");
+    if (!file) {
+        fprintf (stderr, "%s: --out %s: %s\n", prefix, path, strerror (errno));
+        return -1;
+    }
+    bool written = fwrite (data, 1, size, file) == size;
+    int saved = errno;
+    if (fclose (file) != 0 && written) {
+        written = false;
+        saved = errno;
+    }
+    if (!written) {
+        fprintf (stderr, "%s: --out %s: %s\n", prefix, path, strerror (saved));
+        unlink (path);
+        return -1;
+    }
     return 0;
 }

@@ -34,4 +34,10 @@ json_t *
 int
     ctl_output_json_line (FILE *out, const json_t *value);
 
+//  Writes size bytes at data to path (--out), replacing it. Returns 0, or
+//  -1 after printing "<prefix>: --out <path>: <reason>" on stderr and
+//  removing a partly written file.
+int
+    ctl_output_write_file (const char *prefix, const char *path, const void *data, size_t size);
+
 #endif

@@ -1630,28 +1630,6 @@ s_run_results (s_ctx_t *ctx)
 //  report
 
 static int
-s_write_file (s_ctx_t *ctx, const char *path, const void *data, size_t size)
-{
-    FILE *file = fopen (path, "wb");
-    if (!file) {
-        fprintf (stderr, "%s: --out %s: %s\n", ctx->prefix, path, strerror (errno));
-        return CTL_EXIT_USAGE;
-    }
-    bool written = fwrite (data, 1, size, file) == size;
-    int saved = errno;
-    if (fclose (file) != 0 && written) {
-        written = false;
-        saved = errno;
-    }
-    if (!written) {
-        fprintf (stderr, "%s: --out %s: %s\n", ctx->prefix, path, strerror (saved));
-        unlink (path);
-        return CTL_EXIT_USAGE;
-    }
-    return CTL_EXIT_OK;
-}
-
-static int
 s_run_report (s_ctx_t *ctx)
 {
     Farfan__ReportRequest request = FARFAN__REPORT_REQUEST__INIT;
@@ -1664,7 +1642,8 @@ s_run_report (s_ctx_t *ctx)
         return code;
     const Farfan__RunReport *report = (Farfan__RunReport *) body;
     if (ctx->out)
-        code = s_write_file (ctx, ctx->out, report->content.data, report->content.len);
+        code = ctl_output_write_file (ctx->prefix, ctx->out, report->content.data, report->content.len)
+             ? CTL_EXIT_USAGE : CTL_EXIT_OK;
     if (code == CTL_EXIT_OK && ctx->json) {
         json_t *json = ctl_output_json (body);
         if (ctx->out) {

@@ -271,20 +271,6 @@ s_capabilities_free (Farfan__Capabilities *caps)
     s_load_errors_free (caps->load_errors, caps->n_load_errors);
 }
 
-//  Decodes the body as `descriptor`; replies MALFORMED and returns NULL
-//  when it does not decode.
-static ProtobufCMessage *
-s_unpack (ff_rpc_t *rpc, const ff_msg_t *request, const ProtobufCMessageDescriptor *descriptor)
-{
-    ProtobufCMessage *body = protobuf_c_message_unpack (descriptor, NULL, ff_msg_body_size (request),
-                                                        ff_msg_body_data (request));
-    if (!body)
-        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__MALFORMED,
-                            "%s body is not a valid %s message",
-                            ff_msg_type_name (ff_msg_type (request)), descriptor->short_name);
-    return body;
-}
-
 //  ---------------------------------------------------------------------
 //  Handlers
 
@@ -293,7 +279,7 @@ s_handle_put_document (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
     Farfan__PutDocument *put = (Farfan__PutDocument *)
-        s_unpack (rpc, request, &farfan__put_document__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__put_document__descriptor);
     if (!put)
         return;
     char digest [80], err [256];
@@ -390,7 +376,7 @@ static void
 s_handle_execute (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
-    Farfan__Execute *execute = (Farfan__Execute *) s_unpack (rpc, request, &farfan__execute__descriptor);
+    Farfan__Execute *execute = (Farfan__Execute *) ff_rpc_unpack (rpc, request, &farfan__execute__descriptor);
     if (!execute)
         return;
     const char **ids = NULL;
@@ -465,7 +451,7 @@ s_handle_optimize_caches (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
     Farfan__OptimizeCaches *optimize = (Farfan__OptimizeCaches *)
-        s_unpack (rpc, request, &farfan__optimize_caches__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__optimize_caches__descriptor);
     if (!optimize)
         return;
     Farfan__CacheOptimization reply;
@@ -549,7 +535,7 @@ s_handle_sync (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
     Farfan__SyncRequest *sync = (Farfan__SyncRequest *)
-        s_unpack (rpc, request, &farfan__sync_request__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__sync_request__descriptor);
     if (!sync)
         return;
     Farfan__SyncReply reply = FARFAN__SYNC_REPLY__INIT;
@@ -656,7 +642,7 @@ s_handle_plan (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
     Farfan__PlanRequest *plan_request = (Farfan__PlanRequest *)
-        s_unpack (rpc, request, &farfan__plan_request__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__plan_request__descriptor);
     if (!plan_request)
         return;
     const char **ids = NULL;
@@ -750,7 +736,7 @@ static void
 s_handle_restore (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
-    Farfan__Snapshot *snapshot = (Farfan__Snapshot *) s_unpack (rpc, request, &farfan__snapshot__descriptor);
+    Farfan__Snapshot *snapshot = (Farfan__Snapshot *) ff_rpc_unpack (rpc, request, &farfan__snapshot__descriptor);
     if (!snapshot)
         return;
     Farfan__RestoreReply reply = FARFAN__RESTORE_REPLY__INIT;
@@ -800,7 +786,7 @@ s_handle_put_contracts (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     fac_server_t *self = (fac_server_t *) service;
     Farfan__PutContracts *put = (Farfan__PutContracts *)
-        s_unpack (rpc, request, &farfan__put_contracts__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__put_contracts__descriptor);
     if (!put)
         return;
     Farfan__PutContractsReply reply = FARFAN__PUT_CONTRACTS_REPLY__INIT;

@@ -73,25 +73,11 @@ struct orc_server {
     uint64_t snapshot_sequence;     // correlation ids of SNAPSHOT requests
 };
 
-//  Decodes the body as `descriptor`; replies MALFORMED and returns NULL
-//  when it does not decode.
-static ProtobufCMessage *
-s_unpack (ff_rpc_t *rpc, const ff_msg_t *request, const ProtobufCMessageDescriptor *descriptor)
-{
-    ProtobufCMessage *body = protobuf_c_message_unpack (descriptor, NULL, ff_msg_body_size (request),
-                                                        ff_msg_body_data (request));
-    if (!body)
-        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__MALFORMED,
-                            "%s body is not a valid %s message",
-                            ff_msg_type_name (ff_msg_type (request)), descriptor->short_name);
-    return body;
-}
-
 static void
 s_handle_submit (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
-    Farfan__SubmitRun *submit = (Farfan__SubmitRun *) s_unpack (rpc, request, &farfan__submit_run__descriptor);
+    Farfan__SubmitRun *submit = (Farfan__SubmitRun *) ff_rpc_unpack (rpc, request, &farfan__submit_run__descriptor);
     if (!submit)
         return;
     //  A client's resend keeps its correlation id (PROTOCOL.md §7).
@@ -108,7 +94,7 @@ static void
 s_handle_status (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
-    Farfan__RunRef *ref = (Farfan__RunRef *) s_unpack (rpc, request, &farfan__run_ref__descriptor);
+    Farfan__RunRef *ref = (Farfan__RunRef *) ff_rpc_unpack (rpc, request, &farfan__run_ref__descriptor);
     if (!ref)
         return;
     Farfan__RunStatus status;
@@ -125,7 +111,7 @@ static void
 s_handle_watch (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
-    Farfan__RunRef *ref = (Farfan__RunRef *) s_unpack (rpc, request, &farfan__run_ref__descriptor);
+    Farfan__RunRef *ref = (Farfan__RunRef *) ff_rpc_unpack (rpc, request, &farfan__run_ref__descriptor);
     if (!ref)
         return;
     orc_engine_watch (self->engine, ref->run_id, ff_rpc_defer (rpc, request));
@@ -137,7 +123,7 @@ s_handle_results (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
     Farfan__ResultsRequest *results = (Farfan__ResultsRequest *)
-        s_unpack (rpc, request, &farfan__results_request__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__results_request__descriptor);
     if (!results)
         return;
     orc_engine_results (self->engine, results, rpc, request);
@@ -149,7 +135,7 @@ s_handle_report (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
     Farfan__ReportRequest *report = (Farfan__ReportRequest *)
-        s_unpack (rpc, request, &farfan__report_request__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__report_request__descriptor);
     if (!report)
         return;
     orc_engine_report (self->engine, report, rpc, request);
@@ -160,7 +146,7 @@ static void
 s_handle_cancel (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
-    Farfan__RunRef *ref = (Farfan__RunRef *) s_unpack (rpc, request, &farfan__run_ref__descriptor);
+    Farfan__RunRef *ref = (Farfan__RunRef *) ff_rpc_unpack (rpc, request, &farfan__run_ref__descriptor);
     if (!ref)
         return;
     int rc = orc_engine_cancel (self->engine, ref->run_id);
@@ -179,7 +165,7 @@ s_handle_list (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
     Farfan__ListRequest *list_request = (Farfan__ListRequest *)
-        s_unpack (rpc, request, &farfan__list_request__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__list_request__descriptor);
     if (!list_request)
         return;
     Farfan__RunList list;
@@ -217,7 +203,7 @@ s_handle_factories (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
 {
     orc_server_t *self = (orc_server_t *) service;
     Farfan__FactoriesRequest *factories_request = (Farfan__FactoriesRequest *)
-        s_unpack (rpc, request, &farfan__factories_request__descriptor);
+        ff_rpc_unpack (rpc, request, &farfan__factories_request__descriptor);
     if (!factories_request)
         return;
     farfan__factories_request__free_unpacked (factories_request, NULL);
