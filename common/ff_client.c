@@ -7,18 +7,22 @@ struct ff_client {
     char *endpoint;             // connect address, without '>'
     char *sender_id;            // envelope sender id
     zsock_t *sock;              // DEALER, recreated after a timeout
+    ff_curve_t *curve;          // CURVE client on tcp://, borrowed; NULL = none
     uint64_t sequence;          // makes correlation ids unique
     char correlation_id [FF_MSG_ID_MAX + 1];    // of the last request
 };
 
+//  NULL with the reason in err.
 static zsock_t *
-s_connect (const char *endpoint)
+s_connect (const char *endpoint, ff_curve_t *curve, char *err, size_t err_size)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!sock)
+    if (!sock) {
+        snprintf (err, err_size, "cannot create socket: %s", zmq_strerror (zmq_errno ()));
         return NULL;
+    }
     zsock_set_linger (sock, 0);
-    if (zsock_connect (sock, "%s", endpoint) != 0)
+    if (ff_curve_attach (curve, sock, "client", endpoint, false, err, err_size) != 0)
         zsock_destroy (&sock);
     return sock;
 }
@@ -26,17 +30,23 @@ s_connect (const char *endpoint)
 ff_client_t *
 ff_client_new (const char *endpoint, const char *sender_id, char *err, size_t err_size)
 {
+    return ff_client_new_secure (endpoint, sender_id, ff_curve_client_default (), err, err_size);
+}
+
+ff_client_t *
+ff_client_new_secure (const char *endpoint, const char *sender_id, ff_curve_t *curve,
+                      char *err, size_t err_size)
+{
     if (*endpoint == '>')
         endpoint++;
-    zsock_t *sock = s_connect (endpoint);
-    if (!sock) {
-        snprintf (err, err_size, "connect %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+    zsock_t *sock = s_connect (endpoint, curve, err, err_size);
+    if (!sock)
         return NULL;
-    }
     ff_client_t *self = (ff_client_t *) zmalloc (sizeof (ff_client_t));
     self->endpoint = strdup (endpoint);
     self->sender_id = sender_id ? strdup (sender_id) : zsys_sprintf ("client-%d", (int) getpid ());
     self->sock = sock;
+    self->curve = curve;
     return self;
 }
 
@@ -111,12 +121,9 @@ ff_client_request (ff_client_t *self, uint32_t type, const ProtobufCMessage *bod
         attempts = 1;
     for (int attempt = 1; attempt <= attempts; attempt++) {
         if (!self->sock) {
-            self->sock = s_connect (self->endpoint);
-            if (!self->sock) {
-                snprintf (err, err_size, "connect %s: %s", self->endpoint,
-                          zmq_strerror (zmq_errno ()));
+            self->sock = s_connect (self->endpoint, self->curve, err, err_size);
+            if (!self->sock)
                 return -1;
-            }
         }
         //  A DEALER with no live peer queues the request; it is still
         //  bounded by the socket's HWM and dropped with the socket below.

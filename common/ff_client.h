@@ -15,17 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ff_curve.h"
 #include "ff_msg.h"
 
 typedef struct ff_client ff_client_t;
 
 //  endpoint: "tcp://host:port" (a leading '>' is accepted). sender_id
 //  names this client in envelopes (NULL = "client-<pid>"). Connecting is
-//  asynchronous: a wrong address shows up as a request timing out. NULL
-//  with the reason in err when the endpoint is invalid.
+//  asynchronous: a wrong address — or a CURVE handshake the server
+//  refuses — shows up as a request timing out. NULL with the reason in
+//  err when the endpoint is invalid. Uses the process's default CURVE
+//  client setup (ff_curve_client_default) on tcp:// endpoints.
 ff_client_t *
     ff_client_new (const char *endpoint, const char *sender_id,
                    char *err, size_t err_size);
+
+//  The same with an explicit CURVE setup (borrowed, must outlive the
+//  client; NULL = no CURVE). NULL with the reason in err also when CURVE
+//  is on without the server's public key.
+ff_client_t *
+    ff_client_new_secure (const char *endpoint, const char *sender_id, ff_curve_t *curve,
+                          char *err, size_t err_size);
 
 //  Idempotent; nulls *self_p.
 void

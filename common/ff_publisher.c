@@ -368,18 +368,19 @@ s_drop (ff_publisher_t *self, s_drop_t reason)
     return -1;
 }
 
-//  Attaches to one endpoint: '>' or no prefix connects, '@' binds.
+//  Attaches to one endpoint: '>' or no prefix connects, '@' binds; with
+//  CURVE on tcp:// when options.curve is set.
 static int
-s_attach (ff_publisher_t *self, const char *endpoint, char *err, size_t err_size)
+s_attach (ff_publisher_t *self, ff_curve_t *curve, const char *endpoint,
+          char *err, size_t err_size)
 {
     bool bind = *endpoint == '@';
     if (*endpoint == '@' || *endpoint == '>')
         endpoint++;
-    int rc = bind ? zmq_bind (self->handle, endpoint)
-                  : zmq_connect (self->handle, endpoint);
-    if (rc != 0) {
-        s_err (err, err_size, "%s %s: %s", bind ? "bind" : "connect", endpoint,
-               zmq_strerror (zmq_errno ()));
+    char reason [512];
+    if (ff_curve_attach (curve, self->sock, "publisher", endpoint, bind,
+                         reason, sizeof reason) != 0) {
+        s_err (err, err_size, "publisher: %s", reason);
         return -1;
     }
     return 0;
@@ -467,9 +468,12 @@ ff_publisher_new (const ff_publisher_options_t *options,
     zsock_set_xpub_nodrop (self->sock, 1);
     zsock_set_immediate (self->sock, 1);
     //  Inbound is subscriptions only: 1 byte + a topic prefix.
-    int64_t max_inbound = 1 + FF_SIGNAL_TYPE_MAX;
+    //  libzmq applies the limit to CURVE's handshake commands (WELCOME is
+    //  168 bytes) and to each encrypted frame (33 bytes of box overhead)
+    //  too: room for those when CURVE is on.
+    int64_t max_inbound = 1 + FF_SIGNAL_TYPE_MAX + (options->curve ? 512 : 0);
     zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_inbound, sizeof max_inbound);
-    if (s_attach (self, options->endpoint, err, err_size) != 0)
+    if (s_attach (self, options->curve, options->endpoint, err, err_size) != 0)
         goto failed;
 
     if (options->control_endpoint && *options->control_endpoint) {
@@ -488,9 +492,10 @@ ff_publisher_new (const ff_publisher_options_t *options,
         zmq_setsockopt (zsock_resolve (self->control), ZMQ_MAXMSGSIZE, &max_control,
                         sizeof max_control);
         zsock_set_subscribe (self->control, S_CONTROL_TOPIC);
-        if (zmq_connect (zsock_resolve (self->control), control) != 0) {
-            s_err (err, err_size, "publisher: connect %s: %s", control,
-                   zmq_strerror (zmq_errno ()));
+        char reason [512];
+        if (ff_curve_attach (options->curve, self->control, "publisher control", control,
+                             false, reason, sizeof reason) != 0) {
+            s_err (err, err_size, "publisher: %s", reason);
             goto failed;
         }
     }

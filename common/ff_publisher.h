@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ff_curve.h"
 #include "ff_metrics.h"
 #include "ff_signal.h"
 
@@ -71,6 +72,7 @@ typedef struct {
     const char *control_endpoint; // SISAS delivery socket to hear THROTTLE / BACKPRESSURE on; NULL or "" = off
     double backpressure_factor; // pace multiplier per active BACKPRESSURE, 0 < f < 1; 0 = 0.5
     int linger_ms;              // time queued signals may take to leave at destroy; 0 = 100 ms
+    ff_curve_t *curve;          // CURVE client on tcp:// endpoints (both sockets); NULL = none (borrowed, outlives the publisher)
 } ff_publisher_options_t;
 
 //  How the publisher paces itself now (ff_publisher_pacing).

@@ -24,6 +24,7 @@ struct ff_service {
     zlist_t *sockets;                   // s_named_socket_t *, owned
     zlist_t *rpcs;                      // ff_rpc_t *, owned
     ff_publisher_t *publisher;          // signals to SISAS, owned; NULL when none
+    ff_curve_t *curve;                  // CURVE on tcp:// endpoints, owned; NULL when off
     pthread_mutex_t health_lock;        // guards health and health_reason
     ff_health_t health;
     char health_reason [256];
@@ -111,6 +112,26 @@ ff_service_new (const char *name, const ff_service_config_t *config,
     self->health_gauge = ff_metrics_gauge (self->metrics, "farfan_health_state",
         "0 starting, 1 healthy, 2 degraded, 3 unhealthy, 4 stopping", NULL);
 
+    if (config->curve_cert && *config->curve_cert
+    &&  !(config->curve_allowed_dir && *config->curve_allowed_dir)) {
+        snprintf (err, err_size, "curve_allowed_dir is required with curve_cert %s: the "
+                  "directory of the client certificates let in", config->curve_cert);
+        ff_service_destroy (&self);
+        return NULL;
+    }
+    self->curve = ff_curve_new (config->curve_cert, config->curve_allowed_dir,
+                                config->curve_server_cert, "curve_", self->metrics,
+                                err, err_size);
+    if (!self->curve && *err) {
+        ff_service_destroy (&self);
+        return NULL;
+    }
+    if (self->curve)
+        ff_log_info ("CURVE on every tcp:// endpoint: public key %s, allowed clients in %s",
+                     ff_curve_public_key (self->curve),
+                     config->curve_allowed_dir && *config->curve_allowed_dir
+                     ? config->curve_allowed_dir : "(none: connects only)");
+
     if (config->http_port != 0) {
         int port = config->http_port < 0 ? 0 : (int) config->http_port;
         self->http = ff_http_new (config->http_address, port, self->metrics,
@@ -148,6 +169,8 @@ ff_service_destroy (ff_service_t **self_p)
         }
         zlist_destroy (&self->sockets);
     }
+    //  After the sockets it secures, before the metrics its monitor counts in.
+    ff_curve_destroy (&self->curve);
     ff_metrics_destroy (&self->metrics);
     pthread_mutex_destroy (&self->health_lock);
     free (self->instance_id);
@@ -163,6 +186,8 @@ ff_service_socket (ff_service_t *self, const char *name, int type,
     ff_socket_limits_t limits = {
         .hwm = (int) self->config.hwm,
         .max_msg_size = self->config.max_msg_size,
+        .curve = self->curve,
+        .name = name,
     };
     char reason [256];
     zsock_t *sock = ff_socket_new (type, endpoints, default_bind, &limits, reason, sizeof reason);
@@ -191,6 +216,7 @@ ff_service_publisher (ff_service_t *self, const char *endpoint, const char *cont
         .sndhwm = (int) self->config.hwm,
         .max_msg_size = (size_t) self->config.max_msg_size,
         .control_endpoint = control_endpoint,
+        .curve = self->curve,
     };
     char reason [256];
     self->publisher = ff_publisher_new (&options, self->metrics, reason, sizeof reason);
@@ -231,6 +257,12 @@ ff_service_serve (ff_service_t *self, zsock_t *sock, const char *name,
     ff_rpc_set_backlog (rpc, self->loop, 1, (uint64_t) self->config.reply_stall_ms);
     zlist_append (self->rpcs, rpc);
     return rpc;
+}
+
+ff_curve_t *
+ff_service_curve (ff_service_t *self)
+{
+    return self->curve;
 }
 
 zloop_t *

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "ff_config.h"
+#include "ff_curve.h"
 #include "ff_metrics.h"
 #include "ff_publisher.h"
 #include "ff_rpc.h"
@@ -36,6 +37,9 @@ typedef struct {
     int64_t hwm;                // high-water mark of every socket, messages
     int64_t max_msg_size;       // largest inbound message on every socket, bytes
     int64_t reply_stall_ms;     // a peer that reads none of its queued replies this long loses them
+    char *curve_cert;           // own secret certificate; "" = CURVE off (see ff_curve)
+    char *curve_allowed_dir;    // allowed client public certificates (ZAP)
+    char *curve_server_cert;    // public certificate of the servers this process connects to
 } ff_service_config_t;
 
 #define FF_SERVICE_CONFIG_KEYS(config_type, member, http_port_default) \
@@ -52,7 +56,13 @@ typedef struct {
     { "max_msg_size", FF_CONFIG_INT, offsetof (config_type, member.max_msg_size), \
       "16777216", 1024, 2147483647, "largest message accepted on any socket, in bytes (larger: peer disconnected)" }, \
     { "reply_stall_ms", FF_CONFIG_INT, offsetof (config_type, member.reply_stall_ms), \
-      "30000", 1, 86400000, "streamed replies wait for a slow reader; one that reads nothing this long loses them" }
+      "30000", 1, 86400000, "streamed replies wait for a slow reader; one that reads nothing this long loses them" }, \
+    { "curve_cert", FF_CONFIG_STRING, offsetof (config_type, member.curve_cert), \
+      "", 0, 0, "own CURVE certificate, secret file NAME.cert_secret (set = CURVE on every tcp:// endpoint)" }, \
+    { "curve_allowed_dir", FF_CONFIG_STRING, offsetof (config_type, member.curve_allowed_dir), \
+      "", 0, 0, "directory of the public certificates (NAME.cert) of the clients let in (required with curve_cert)" }, \
+    { "curve_server_cert", FF_CONFIG_STRING, offsetof (config_type, member.curve_server_cert), \
+      "", 0, 0, "public certificate (NAME.cert) of the servers this process connects to (CURVE)" }
 
 typedef enum {
     FF_HEALTH_STARTING = 0,     // not serving yet           -> /healthz 503
@@ -64,9 +74,12 @@ typedef enum {
 
 typedef struct ff_service ff_service_t;
 
-//  Creates the service: identity, metrics, HTTP endpoint (when configured).
+//  Creates the service: identity, metrics, HTTP endpoint (when configured),
+//  CURVE (when curve_cert is set: every socket and the publisher created
+//  through the service then use it on tcp:// endpoints).
 //  name is "factory", "orchestrator" or "sisas". config is copied. Returns
-//  NULL with the reason in err (e.g. the HTTP port is taken).
+//  NULL with the reason in err (e.g. the HTTP port is taken, or
+//  "curve_cert /etc/x.cert_secret: No such file or directory").
 ff_service_t *
     ff_service_new (const char *name, const ff_service_config_t *config,
                     char *err, size_t err_size);
@@ -98,6 +111,11 @@ ff_publisher_t *
 ff_rpc_t *
     ff_service_serve (ff_service_t *self, zsock_t *sock, const char *name,
                       const ff_rpc_route_t *routes, void *service);
+
+//  The service's CURVE setup, NULL when off: for sockets a module
+//  attaches itself (ff_curve_attach).
+ff_curve_t *
+    ff_service_curve (ff_service_t *self);
 
 //  The loop, for timers and other readers (zloop_reader, zloop_timer...).
 zloop_t *

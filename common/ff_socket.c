@@ -5,21 +5,14 @@
 
 static int
 s_attach_one (zsock_t *sock, const char *endpoint, bool default_bind,
-              char *err, size_t err_size)
+              const ff_socket_limits_t *limits, char *err, size_t err_size)
 {
     bool bind = default_bind;
     if (*endpoint == '@' || *endpoint == '>') {
         bind = *endpoint == '@';
         endpoint++;
     }
-    int rc = bind ? zmq_bind (zsock_resolve (sock), endpoint)
-                  : zmq_connect (zsock_resolve (sock), endpoint);
-    if (rc != 0) {
-        snprintf (err, err_size, "%s %s: %s", bind ? "bind" : "connect", endpoint,
-                  zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    return 0;
+    return ff_curve_attach (limits->curve, sock, limits->name, endpoint, bind, err, err_size);
 }
 
 zsock_t *
@@ -48,7 +41,7 @@ ff_socket_new (int type, const char *endpoints, bool default_bind,
     char *saveptr = NULL;
     for (char *item = strtok_r (list, ",", &saveptr); item;
          item = strtok_r (NULL, ",", &saveptr)) {
-        if (s_attach_one (sock, item, default_bind, err, err_size) != 0) {
+        if (s_attach_one (sock, item, default_bind, limits, err, err_size) != 0) {
             zsock_destroy (&sock);
             break;
         }

@@ -6,6 +6,8 @@
     are discarded at close, so shutdown never waits on a dead peer) and,
     for ROUTER sockets, ZMQ_ROUTER_MANDATORY so that a reply to a vanished
     or saturated peer fails visibly (and is counted) instead of vanishing.
+    With limits->curve set, every tcp:// endpoint is secured with CURVE
+    (see ff_curve): bound ones as servers, connected ones as clients.
 */
 #ifndef FF_SOCKET_H_INCLUDED
 #define FF_SOCKET_H_INCLUDED
@@ -14,9 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ff_curve.h"
+
 typedef struct {
     int hwm;                    // send and receive high-water mark, messages (> 0)
     int64_t max_msg_size;       // largest inbound message, bytes (> 0)
+    ff_curve_t *curve;          // CURVE on tcp:// endpoints; NULL = none (borrowed)
+    const char *name;           // names the socket in CURVE failure counts; NULL = "unnamed"
 } ff_socket_limits_t;
 
 //  Creates a socket of ZeroMQ type `type` and attaches it to `endpoints`,

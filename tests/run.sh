@@ -1,12 +1,14 @@
 #!/bin/sh
 # README command 2: installs what is needed, builds farfan twice (a normal
 # build and an ASan+UBSan build, warnings as errors) and runs every test
-# suite in both. Ends with one line "N passed, N failed", counted over
-# every test case of every suite in both builds; exits non-zero when
-# anything failed.
+# suite in both, then the fuzzers (tests/fuzz/run.sh) and the container
+# deployment test (deploy/compose-test.sh). Ends with one line
+# "N passed, N failed", counted over every test case of all of them;
+# exits non-zero when anything failed.
 #
 #   tests/run.sh            everything
 #   FARFAN_TEST_BUILDS="build" tests/run.sh      only the normal build
+#   FARFAN_TEST_FUZZ=0 / FARFAN_TEST_COMPOSE=0   without fuzzers / containers
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,13 +54,18 @@ done
 
 # Count test cases from the TAP every suite printed; a suite without TAP
 # (a benchmark smoke run) counts as one case; a suite that died without
-# reporting counts as one failure.
-count_status=0
-"$PYTHON" - $builds <<'PY' || count_status=$?
+# reporting counts as one failure. Prints "PASSED FAILED".
+counts=$("$PYTHON" - $builds <<'PY'
 import json, re, sys
 passed = failed = 0
 for build in sys.argv[1:]:
-    with open(f"{build}/meson-logs/testlog.json") as log:
+    try:
+        log = open(f"{build}/meson-logs/testlog.json")
+    except OSError as error:
+        print(f"{build}: no test log ({error})", file=sys.stderr)
+        failed += 1
+        continue
+    with log:
         for line in log:
             entry = json.loads(line)
             out = entry.get("stdout") or ""
@@ -72,7 +79,54 @@ for build in sys.argv[1:]:
                 ok = 1
             passed += ok
             failed += not_ok
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(passed, failed)
 PY
-[ "$status" -eq 0 ] && [ "$count_status" -eq 0 ]
+) || counts="0 1"
+set -- $counts
+passed=$1
+failed=$2
+
+# The suites that are not meson tests: each script ends with one line
+# "<name>: N passed, N failed" and exits non-zero when anything failed.
+#   FARFAN_TEST_FUZZ=0      skips the fuzzers (tests/fuzz/run.sh;
+#                           FARFAN_FUZZ_SECONDS per target, default 60)
+#   FARFAN_TEST_COMPOSE=0   skips the container deployment test
+#                           (deploy/compose-test.sh)
+run_suite () {
+    name=$1
+    shift
+    echo "== $name"
+    log=$(mktemp)
+    suite_status=0
+    { "$@" 2>&1 || echo "$?" >"$log.rc"; } | tee "$log"
+    if [ -f "$log.rc" ]; then
+        suite_status=1
+        rm -f "$log.rc"
+    fi
+    line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed\$" "$log" | tail -n 1)
+    rm -f "$log"
+    if [ -z "$line" ]; then
+        echo "$name: ended without its summary line" >&2
+        failed=$((failed + 1))
+        status=1
+        return
+    fi
+    suite_passed=$(echo "$line" | sed -E 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+    suite_failed=$(echo "$line" | sed -E 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    passed=$((passed + suite_passed))
+    failed=$((failed + suite_failed))
+    if [ "$suite_status" -ne 0 ] && [ "$suite_failed" -eq 0 ]; then
+        failed=$((failed + 1))
+    fi
+    [ "$suite_status" -eq 0 ] || status=1
+}
+
+if [ "${FARFAN_TEST_FUZZ:-1}" != 0 ]; then
+    run_suite fuzz "$root/tests/fuzz/run.sh"
+fi
+if [ "${FARFAN_TEST_COMPOSE:-1}" != 0 ]; then
+    run_suite compose "$root/deploy/compose-test.sh"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -360,6 +360,59 @@ FF_TEST (factory, small_batches_run_inline_large_ones_on_the_pool)
     s_factory_stop (&factory);
 }
 
+
+#define S_NOOP(id) \
+    "{\"format\":\"farfan-contract/1\",\"id\":\"" id "\",\"version\":\"1\",\"type\":\"task\"," \
+    "\"applicable_phases\":[\"P02\"],\"inputs\":{\"document\":false}," \
+    "\"methods\":[{\"method\":\"core.noop\"}]}"
+
+//  Runs ids [0..count) with no_cache; asserts every result ran where `where` says.
+static void
+s_assert_ran (zsock_t *dealer, char **ids, size_t count, const char *digest, const char *where)
+{
+    Farfan__Execute execute = FARFAN__EXECUTE__INIT;
+    execute.contract_ids = ids;
+    execute.n_contract_ids = count;
+    execute.input_digest = (char *) (digest ? digest : "");
+    execute.no_cache = true;
+    s_outcome_t outcome = s_execute (dealer, &execute);
+    s_assert_complete (&outcome, count);
+    cr_assert_str_eq (outcome.done->strategy, "parallel");
+    for (size_t i = 0; i < outcome.count; i++) {
+        cr_assert_eq (outcome.results [i]->status, FARFAN__RESULT_STATUS__RESULT_OK);
+        cr_assert_str_eq (outcome.results [i]->executed_by, where, "%s ran %s, expected %s",
+                          outcome.results [i]->contract_id, outcome.results [i]->executed_by, where);
+    }
+    s_outcome_free (&outcome);
+}
+
+FF_TEST (factory, contracts_measured_instant_skip_the_pool_unless_they_read_the_document)
+{
+    const char *contracts [] = {
+        S_NOOP ("N1"), S_NOOP ("N2"), S_NOOP ("N3"), S_NOOP ("N4"),
+        S_MICRO ("A", ""), S_MICRO ("B", ""), S_MICRO ("C", ""), S_MICRO ("D", ""),
+    };
+    //  Every measured time is "instant" at this bound: what decides is
+    //  whether a contract was measured and whether it reads the document.
+    s_factory_t factory = s_factory (contracts, 8, "--batch-execution-threshold", "2",
+                                     "--inline-below-us", "1000000");
+    char *noop [] = { "N1", "N2", "N3", "N4" };
+    s_assert_ran (factory.dealer, noop, 4, NULL, "pool");       //  not measured yet
+    s_assert_ran (factory.dealer, noop, 4, NULL, "inline");     //  measured: instant
+
+    char *digest = ff_test_put_document (factory.dealer, s_text, strlen (s_text), NULL);
+    char *micro [] = { "A", "B", "C", "D" };
+    s_assert_ran (factory.dealer, micro, 4, digest, "pool");
+    s_assert_ran (factory.dealer, micro, 4, digest, "pool");    //  reads the document: always
+    free (digest);
+    s_factory_stop (&factory);
+
+    //  0 turns it off.
+    factory = s_factory (contracts, 8, "--batch-execution-threshold", "2", "--inline-below-us", "0");
+    s_assert_ran (factory.dealer, noop, 4, NULL, "pool");
+    s_assert_ran (factory.dealer, noop, 4, NULL, "pool");
+    s_factory_stop (&factory);
+}
 FF_TEST (factory, parallel_execution_off_runs_everything_inline)
 {
     const char *contracts [] = { S_MICRO ("A", ""), S_MICRO ("B", "") };

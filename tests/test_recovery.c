@@ -16,7 +16,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1299,6 +1301,270 @@ FF_TEST_OPTS (recovery, late_replies_to_a_killed_orchestrator_do_not_answer_its_
     s_stop (&orchestrator);
     ff_test_remove_dir (contracts);
     free (contracts);
+    ff_test_remove_dir (dir);
+    free (dir);
+}
+
+//  ---------------------------------------------------------------------
+//  A SUBMIT resent across an orchestrator restart (found by the chaos
+//  test, tests/chaos/): the first attempt started a run, the orchestrator
+//  died before the client heard SUBMITTED, the client resent the same
+//  request (same sender id, same correlation id) to its successor. That
+//  must answer with the run the first attempt started, which resumes with
+//  its document, rather than start a second run of the same submission.
+
+//  SUBMITs document over P02..P04 as sender / correlation_id (a resend
+//  keeps both) and returns the SUBMITTED run id (caller frees).
+static char *
+s_submit_as (zsock_t *client, const char *sender, const char *correlation_id,
+             const char *document)
+{
+    Farfan__SubmitRun submit = FARFAN__SUBMIT_RUN__INIT;
+    submit.document.data = (uint8_t *) document;
+    submit.document.len = strlen (document);
+    submit.name = "resent plan";
+    submit.first_phase = "P02";
+    submit.last_phase = "P04";
+    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__SUBMIT,
+                               .correlation_id = correlation_id, .sender_id = sender };
+    cr_assert_eq (ff_msg_send (client, NULL, false, &header, &submit.base), 0);
+    zpoller_t *poller = zpoller_new (client, NULL);
+    int64_t deadline = zclock_mono () + S_DEADLINE_MS;
+    ff_msg_t *reply = ff_msg_new ();
+    bool answered = false;
+    while (!answered && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ())))
+            break;
+        answered = ff_msg_recv (reply, client) == 0
+                && streq (ff_msg_correlation_id (reply), correlation_id);
+    }
+    zpoller_destroy (&poller);
+    cr_assert (answered, "no answer to SUBMIT %s", correlation_id);
+    cr_assert_eq (ff_msg_type (reply), FARFAN__MESSAGE_TYPE__SUBMITTED, "SUBMIT answered %s: %s",
+                  ff_msg_type_name (ff_msg_type (reply)), ff_msg_status_message (reply));
+    Farfan__Submitted *submitted = farfan__submitted__unpack (NULL, ff_msg_body_size (reply),
+                                                              ff_msg_body_data (reply));
+    cr_assert_not_null (submitted);
+    char *run_id = strdup (submitted->run_id);
+    farfan__submitted__free_unpacked (submitted, NULL);
+    ff_msg_destroy (&reply);
+    return run_id;
+}
+
+FF_TEST_OPTS (recovery, a_submit_resent_after_a_restart_is_answered_with_the_run_it_started,
+              .timeout = 120)
+{
+    char *dir = s_scratch ();
+    char contracts [512], data [512], log [512];
+    snprintf (contracts, sizeof contracts, "%s/contracts", dir);
+    snprintf (data, sizeof data, "%s/data", dir);
+    snprintf (log, sizeof log, "%s/executions.log", dir);
+    cr_assert_eq (mkdir (contracts, 0700), 0);
+    s_write_recorded (contracts, log, "S", 4, 10, true);
+    int client_port = s_free_port (), worker_port = s_free_port ();
+    s_daemon_t orchestrator = { .id = "orc-resend" };
+    s_orchestrator_spawn (&orchestrator, client_port, worker_port, data, contracts);
+    zsock_t *client = s_client_of (client_port, &orchestrator);
+
+    //  No factory yet: the run waits for one. The client "does not hear"
+    //  the answer: the orchestrator is killed right after it.
+    char *run_id = s_submit_as (client, "chaos-client", "submit-1", s_text);
+    zsock_destroy (&client);
+    s_kill (&orchestrator);
+
+    //  SUBMITTED came once the run and its document were in the store.
+    char path [600];
+    snprintf (path, sizeof path, "%s/orchestrator.db", data);
+    char err [512] = "";
+    orc_store_t *store = orc_store_open (path, err, sizeof err);
+    cr_assert_not_null (store, "%s", err);
+    orc_store_run_t *record = NULL;
+    cr_assert_eq (orc_store_run_get (store, run_id, &record), 1, "%s", orc_store_error (store));
+    cr_assert_str_eq (record->submission_key, "chaos-client\x1f" "submit-1");
+    uint8_t *text = NULL;
+    size_t size = 0;
+    cr_assert_eq (orc_store_document_get (store, record->document_digest, &text, &size), 1,
+                  "the run's document (%s) is not in the store", record->document_digest);
+    cr_assert_eq (size, strlen (s_text));
+    free (text);
+    orc_store_run_destroy (&record);
+    orc_store_close (&store);
+
+    //  The successor answers the resend with the same run, not a new one.
+    s_orchestrator_spawn (&orchestrator, client_port, worker_port, data, contracts);
+    client = s_client_of (client_port, &orchestrator);
+    char *again = s_submit_as (client, "chaos-client", "submit-1", s_text);
+    cr_assert_str_eq (again, run_id, "the resent SUBMIT started run %s instead of answering %s",
+                      again, run_id);
+    double repeated = s_wait_metric_at_least (orchestrator.http_port,
+                                              "farfan_submissions_repeated_total", 1, S_DEADLINE_MS);
+    cr_assert_eq (repeated, 1, "farfan_submissions_repeated_total %g", repeated);
+    //  A new correlation id is a new submission; another sender's same
+    //  correlation id too.
+    char *second = s_submit_as (client, "chaos-client", "submit-2", s_text);
+    char *other = s_submit_as (client, "another-client", "submit-1", s_text);
+    cr_assert_str_neq (second, run_id);
+    cr_assert_str_neq (other, run_id);
+    cr_assert_str_neq (other, second);
+
+    //  The resumed run goes on with its document once a factory comes.
+    s_daemon_t factory = { .id = "fac-resend" };
+    s_factory_spawn (&factory, worker_port);
+    s_daemon_t *one [] = { &factory };
+    s_wait_daemons (client, one, 1);
+    const char *runs [] = { run_id, second, other };
+    for (size_t i = 0; i < 3; i++) {
+        //  STATUS, not WATCH: three runs aligning at once keep a watch
+        //  silent for up to the alignment timeout.
+        Farfan__RunStatus *status = s_wait_done (client, runs [i], UINT32_MAX);
+        cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "%s: %s", runs [i],
+                      status->error);
+        farfan__run_status__free_unpacked (status, NULL);
+    }
+    Farfan__RunList *list = (Farfan__RunList *) ff_test_call_decoded (
+        client, FARFAN__MESSAGE_TYPE__LIST, NULL, FARFAN__MESSAGE_TYPE__RUN_LIST,
+        &farfan__run_list__descriptor);
+    cr_assert_eq (list->n_runs, 3, "%zu runs: a resend started one more", list->n_runs);
+    farfan__run_list__free_unpacked (list, NULL);
+
+    zsock_destroy (&client);
+    s_stop (&orchestrator);
+    s_stop (&factory);
+    free (other);
+    free (second);
+    free (again);
+    free (run_id);
+    ff_test_remove_dir (dir);
+    free (dir);
+}
+
+//  ---------------------------------------------------------------------
+//  The disk fills up under a run (found by the disk test, tests/chaos/):
+//  the run fails, saying so, but the store refuses the failure too. It
+//  must not show as RUNNING (the store's last word) to anyone who asks
+//  after, and its end must reach the store once there is room, so that a
+//  restart does not resume a run its clients were told had failed.
+
+//  Fills the file system of dir (a file "filler" until ENOSPC).
+static void
+s_fill (const char *dir)
+{
+    char path [600];
+    snprintf (path, sizeof path, "%s/filler", dir);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file, "%s: %s", path, strerror (errno));
+    setvbuf (file, NULL, _IONBF, 0);
+    static char block [4096];
+    while (fwrite (block, 1, sizeof block, file) == sizeof block)
+        ;
+    while (fwrite (block, 1, 1, file) == 1)
+        ;
+    fclose (file);
+}
+
+//  The tmpfs of the test, unmounted by the fini even when it fails.
+static char s_disk [512];
+
+static void
+s_unmount_disk (void)
+{
+    if (*s_disk)
+        umount2 (s_disk, MNT_DETACH);
+    *s_disk = '\0';
+}
+
+FF_TEST_OPTS (recovery, a_run_failed_by_a_full_disk_stays_failed, .timeout = 120,
+              .fini = s_unmount_disk)
+{
+    char *dir = s_scratch ();
+    char contracts [512], disk [512], data [600], log [512], filler [600];
+    snprintf (contracts, sizeof contracts, "%s/contracts", dir);
+    snprintf (disk, sizeof disk, "%s/disk", dir);
+    snprintf (data, sizeof data, "%s/data", disk);
+    snprintf (log, sizeof log, "%s/executions.log", dir);
+    snprintf (filler, sizeof filler, "%s/filler", disk);
+    cr_assert_eq (mkdir (contracts, 0700), 0);
+    cr_assert_eq (mkdir (disk, 0700), 0);
+    if (mount ("tmpfs", disk, "tmpfs", 0, "size=4m,mode=0700") != 0) {
+        int error = errno;
+        ff_test_remove_dir (dir);
+        free (dir);
+        cr_skip_test ("cannot mount a tmpfs (%s): needs root or CAP_SYS_ADMIN", strerror (error));
+    }
+    snprintf (s_disk, sizeof s_disk, "%s", disk);
+    s_write_recorded (contracts, log, "F", 8, 10, true);
+    int client_port = s_free_port (), worker_port = s_free_port ();
+    s_daemon_t orchestrator = { .id = "orc-full" };
+    s_orchestrator_spawn (&orchestrator, client_port, worker_port, data, contracts);
+    zsock_t *client = s_client_of (client_port, &orchestrator);
+
+    //  Submitted with room (no factory yet: it waits), then the disk fills
+    //  up; the first results the factory brings cannot be committed.
+    char *run_id = ff_test_submit (client, "full disk", s_text, "P02", "P04", 2);
+    s_fill (disk);
+    s_daemon_t factory = { .id = "fac-full" };
+    s_factory_spawn (&factory, worker_port);
+    Farfan__RunStatus *status = ff_test_watch (client, run_id, S_DEADLINE_MS, NULL);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED, "%d: %s", status->state,
+                  status->error);
+    cr_assert_not_null (strstr (status->error, "database or disk is full"), "%s", status->error);
+    farfan__run_status__free_unpacked (status, NULL);
+    //  Asked again (from the store now, which could not take the end).
+    status = ff_test_run_status (client, run_id);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED,
+                  "the run failed, yet STATUS says %d", status->state);
+    cr_assert_not_null (strstr (status->error, "database or disk is full"), "%s", status->error);
+    cr_assert_gt (status->ended_at_us, 0);
+    for (size_t p = 0; p < status->n_phases; p++)
+        cr_assert_neq (status->phases [p]->state, FARFAN__PHASE_STATE__PHASE_RUNNING,
+                       "phase %s still running", status->phases [p]->phase);
+    farfan__run_status__free_unpacked (status, NULL);
+    Farfan__RunList *list = (Farfan__RunList *) ff_test_call_decoded (
+        client, FARFAN__MESSAGE_TYPE__LIST, NULL, FARFAN__MESSAGE_TYPE__RUN_LIST,
+        &farfan__run_list__descriptor);
+    cr_assert_eq (list->n_runs, 1);
+    cr_assert_eq (list->runs [0]->state, FARFAN__RUN_STATE__RUN_FAILED);
+    farfan__run_list__free_unpacked (list, NULL);
+
+    //  Room again: the end reaches the store without a restart...
+    cr_assert_eq (unlink (filler), 0);
+    int64_t deadline = zclock_mono () + S_DEADLINE_MS;
+    while (!strstr (s_output (&orchestrator), "its end is recorded now")) {
+        cr_assert_lt (zclock_mono (), deadline, "the end was never recorded; output:\n%s",
+                      s_output (&orchestrator));
+        s_pause (50);
+    }
+    //  ...so that a crash and a restart leave the run failed.
+    zsock_destroy (&client);
+    s_kill (&orchestrator);
+    char path [700];
+    snprintf (path, sizeof path, "%s/orchestrator.db", data);
+    char err [512] = "";
+    orc_store_t *store = orc_store_open (path, err, sizeof err);
+    cr_assert_not_null (store, "%s", err);
+    orc_store_run_t *record = NULL;
+    cr_assert_eq (orc_store_run_get (store, run_id, &record), 1, "%s", orc_store_error (store));
+    cr_assert_eq (record->state, FARFAN__RUN_STATE__RUN_FAILED, "the store says %d", record->state);
+    cr_assert_not_null (strstr (record->error, "database or disk is full"), "%s", record->error);
+    orc_store_run_destroy (&record);
+    orc_store_phase_t phases [ORC_STORE_PHASES];
+    int count = orc_store_phase_list (store, run_id, phases);
+    for (int p = 0; p < count; p++)
+        cr_assert_neq (phases [p].state, FARFAN__PHASE_STATE__PHASE_RUNNING,
+                       "the store has phase %u still running", phases [p].phase);
+    orc_store_close (&store);
+    s_orchestrator_spawn (&orchestrator, client_port, worker_port, data, contracts);
+    client = s_client_of (client_port, &orchestrator);
+    status = ff_test_run_status (client, run_id);
+    cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_FAILED, "resumed after the restart");
+    farfan__run_status__free_unpacked (status, NULL);
+
+    zsock_destroy (&client);
+    s_stop (&orchestrator);
+    s_stop (&factory);
+    free (run_id);
+    cr_assert_eq (umount2 (disk, MNT_DETACH), 0, "umount %s: %s", disk, strerror (errno));
+    *s_disk = '\0';
     ff_test_remove_dir (dir);
     free (dir);
 }

@@ -68,10 +68,11 @@ FF_TEST (sisas_control, health_reports_every_feature)
     cr_assert_eq (health->n_reasons, 0);
     s_assert_identity (health->stats);
     cr_assert_eq (health->stats->received, bus.base);
-    cr_assert_eq (health->stats->n_shed_by_reason, 3);
-    cr_assert_eq (s_count (health->stats->shed_by_reason, 3, "storm"), 0);
-    cr_assert_eq (s_count (health->stats->shed_by_reason, 3, "overload"), 0);
-    cr_assert_eq (s_count (health->stats->shed_by_reason, 3, "publish"), 0);
+    cr_assert_eq (health->stats->n_shed_by_reason, 4);
+    cr_assert_eq (s_count (health->stats->shed_by_reason, 4, "storm"), 0);
+    cr_assert_eq (s_count (health->stats->shed_by_reason, 4, "overload"), 0);
+    cr_assert_eq (s_count (health->stats->shed_by_reason, 4, "publish"), 0);
+    cr_assert_eq (s_count (health->stats->shed_by_reason, 4, "source_rate"), 0);
     cr_assert_gt (health->stats->received_rate, 0, "probes just arrived");
     cr_assert (health->fusion->enabled);
     cr_assert_eq (health->fusion->window_ms, 250);

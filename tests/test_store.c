@@ -313,7 +313,9 @@ FF_TEST (store, a_version_1_store_is_migrated_and_keeps_its_runs)
     s_insert_run (store, "run-old");
     cr_assert_eq (s_put (store, "run-old", "Q001", 2, FARFAN__RESULT_STATUS__RESULT_OK), 0);
     orc_store_close (&store);
-    s_raw_exec (&s_place, "ALTER TABLE runs DROP COLUMN contract_set;"
+    s_raw_exec (&s_place, "DROP INDEX runs_by_submission_key;"
+                          "ALTER TABLE runs DROP COLUMN submission_key;"
+                          "ALTER TABLE runs DROP COLUMN contract_set;"
                           "UPDATE schema_version SET version = 1;");
     cr_assert_eq (s_raw_version (&s_place), 1);
 
@@ -324,6 +326,7 @@ FF_TEST (store, a_version_1_store_is_migrated_and_keeps_its_runs)
     orc_store_run_t *run = NULL;
     cr_assert_eq (orc_store_run_get (store, "run-old", &run), 1, "%s", orc_store_error (store));
     cr_assert_str_eq (run->contract_set, "", "an old run used the default set");
+    cr_assert_str_eq (run->submission_key, "", "an old run has no submission key");
     cr_assert_str_eq (run->contract_set_digest, "blake2b:aabb");
     cr_assert_str_eq (run->params_json, "{\"lang\":\"es\"}");
     orc_store_run_destroy (&run);
@@ -334,6 +337,61 @@ FF_TEST (store, a_version_1_store_is_migrated_and_keeps_its_runs)
     cr_assert_eq (orc_store_run_get (store, "run-new", &run), 1);
     cr_assert_str_eq (run->contract_set, "/srv/farfan/sets/pilot");
     orc_store_run_destroy (&run);
+    orc_store_close (&store);
+}
+
+FF_TEST (store, a_version_2_store_is_migrated_and_finds_runs_by_submission)
+{
+    //  A store as version 2 wrote it: runs without the key of the SUBMIT
+    //  that started them.
+    orc_store_t *store = s_open (&s_place);
+    s_insert_run (store, "run-v2");
+    orc_store_close (&store);
+    s_raw_exec (&s_place, "DROP INDEX runs_by_submission_key;"
+                          "ALTER TABLE runs DROP COLUMN submission_key;"
+                          "UPDATE schema_version SET version = 2;");
+    store = s_open (&s_place);
+    orc_store_close (&store);
+    cr_assert_eq (s_raw_version (&s_place), ORC_STORE_SCHEMA_VERSION, "migrated on open");
+    store = s_open (&s_place);
+    char run_id [64] = "x";
+    cr_assert_eq (orc_store_run_by_submission (store, "client\x1f" "c-1", run_id, sizeof run_id), 0,
+                  "%s", orc_store_error (store));
+    cr_assert_str_eq (run_id, "");
+
+    //  New runs keep their key; the lookup finds the run, across a reopen.
+    orc_store_run_t run = s_run ("run-keyed", FARFAN__RUN_STATE__RUN_QUEUED, 2000);
+    run.submission_key = "client\x1f" "c-1";
+    cr_assert_eq (orc_store_run_insert (store, &run), 0, "%s", orc_store_error (store));
+    orc_store_run_t other = s_run ("run-other", FARFAN__RUN_STATE__RUN_QUEUED, 2001);
+    other.submission_key = "client\x1f" "c-2";
+    cr_assert_eq (orc_store_run_insert (store, &other), 0, "%s", orc_store_error (store));
+    orc_store_close (&store);
+    store = s_open (&s_place);
+    cr_assert_eq (orc_store_run_by_submission (store, "client\x1f" "c-1", run_id, sizeof run_id), 1,
+                  "%s", orc_store_error (store));
+    cr_assert_str_eq (run_id, "run-keyed");
+    cr_assert_eq (orc_store_run_by_submission (store, "client\x1f" "c-2", run_id, sizeof run_id), 1);
+    cr_assert_str_eq (run_id, "run-other");
+    orc_store_run_t *copy = NULL;
+    cr_assert_eq (orc_store_run_get (store, "run-keyed", &copy), 1);
+    cr_assert_str_eq (copy->submission_key, "client\x1f" "c-1");
+    orc_store_run_destroy (&copy);
+    //  A run without a key (NULL) is found by none, not even by "".
+    cr_assert_eq (orc_store_run_by_submission (store, "other\x1f" "c-1", run_id, sizeof run_id), 0);
+    cr_assert_eq (orc_store_run_by_submission (store, "", run_id, sizeof run_id), -1);
+    s_assert_error (store, "no key");
+    //  A key reused for another run (a client breaking the protocol): the
+    //  latest run.
+    orc_store_run_t again = s_run ("run-again", FARFAN__RUN_STATE__RUN_QUEUED, 2002);
+    again.submission_key = "client\x1f" "c-1";
+    cr_assert_eq (orc_store_run_insert (store, &again), 0, "%s", orc_store_error (store));
+    cr_assert_eq (orc_store_run_by_submission (store, "client\x1f" "c-1", run_id, sizeof run_id), 1);
+    cr_assert_str_eq (run_id, "run-again");
+    //  A buffer too small for the id: refused, not cut.
+    char small [4];
+    cr_assert_eq (orc_store_run_by_submission (store, "client\x1f" "c-1", small, sizeof small), -1);
+    s_assert_error (store, "longer than");
     orc_store_close (&store);
 }
 

@@ -75,5 +75,8 @@ int
 //  argv[1] "import".
 int
     ctl_contracts_import (int argc, char **argv);
+//  farfanctl keys generate (ctl_keys.c): CURVE certificates.
+int
+    ctl_keys (int argc, char **argv);
 
 #endif

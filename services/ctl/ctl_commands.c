@@ -42,5 +42,8 @@ const ctl_command_t ctl_commands [] = {
     { "contracts", "import --farfan DIR --out DIR [--source DIR] [--json]",
       "write a contract set from upstream FARFAN's questionnaire, with an import report\n"
       "      (farfanctl contracts import --help)", ctl_contracts_import },
+    { "keys", "generate DIR NAME... [--json]",
+      "write CURVE certificates: DIR/NAME.cert (public) and DIR/NAME.cert_secret (0600)",
+      ctl_keys },
     { NULL, NULL, NULL, NULL },
 };

@@ -1636,6 +1636,47 @@ s_load_check (s_import_t *self, size_t *errors, char *digest, size_t digest_size
     return loaded;
 }
 
+
+//  The collections an import fills in (errors, warnings, the contracts it
+//  prepares...), empty.
+static void
+s_import_collections_new (s_import_t *self)
+{
+    self->errors = json_array ();
+    self->warnings = json_array ();
+    self->unresolved = json_object ();
+    self->untranslatable = json_object ();
+    self->missing_types = json_array ();
+    self->inactive = json_array ();
+    self->element_notes = json_array ();
+    self->prepared = json_object ();
+    self->micro = json_array ();
+    self->by_phase = json_object ();
+}
+
+//  Frees everything an import read and made (not self).
+static void
+s_import_free (s_import_t *self)
+{
+    ctl_structure_destroy (&self->structure);
+    json_decref (self->map);
+    json_decref (self->cues);
+    json_decref (self->index);
+    json_decref (self->legacy);
+    json_decref (self->aliases);
+    json_decref (self->scoring);
+    json_decref (self->manifest);
+    json_decref (self->prepared);
+    json_decref (self->micro);
+    json_decref (self->by_phase);
+    json_decref (self->errors);
+    json_decref (self->warnings);
+    json_decref (self->unresolved);
+    json_decref (self->untranslatable);
+    json_decref (self->missing_types);
+    json_decref (self->inactive);
+    json_decref (self->element_notes);
+}
 int
 ctl_contracts_import (int argc, char **argv)
 {
@@ -1669,16 +1710,7 @@ ctl_contracts_import (int argc, char **argv)
         return s_usage_error ("--out DIR is required (the set directory to write)");
 
     self->started_us = (int64_t) ff_clock_mono_us ();
-    self->errors = json_array ();
-    self->warnings = json_array ();
-    self->unresolved = json_object ();
-    self->untranslatable = json_object ();
-    self->missing_types = json_array ();
-    self->inactive = json_array ();
-    self->element_notes = json_array ();
-    self->prepared = json_object ();
-    self->micro = json_array ();
-    self->by_phase = json_object ();
+    s_import_collections_new (self);
     int loaded = 0;
     size_t load_errors = 0;
     bool written_out = false;   // set files written (even if they then fail the load check)
@@ -1773,24 +1805,7 @@ report:;
             fprintf (stderr, "  ... %zu more\n", self->error_count - json_array_size (self->errors));
     }
     json_decref (report);
-    ctl_structure_destroy (&self->structure);
-    json_decref (self->map);
-    json_decref (self->cues);
-    json_decref (self->index);
-    json_decref (self->legacy);
-    json_decref (self->aliases);
-    json_decref (self->scoring);
-    json_decref (self->manifest);
-    json_decref (self->prepared);
-    json_decref (self->micro);
-    json_decref (self->by_phase);
-    json_decref (self->errors);
-    json_decref (self->warnings);
-    json_decref (self->unresolved);
-    json_decref (self->untranslatable);
-    json_decref (self->missing_types);
-    json_decref (self->inactive);
-    json_decref (self->element_notes);
+    s_import_free (self);
     fflush (stdout);
     return rc;
 }

@@ -1697,8 +1697,10 @@ s_run_execute (s_ctx_t *ctx)
     zsock_set_linger (sock, 0);
     zsock_set_rcvhwm (sock, S_STREAM_RCVHWM);
     const char *endpoint = *ctx->endpoint == '>' ? ctx->endpoint + 1 : ctx->endpoint;
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
-        fprintf (stderr, "%s: connect %s: %s\n", ctx->prefix, endpoint, zmq_strerror (zmq_errno ()));
+    char reason [512];
+    if (ff_curve_attach (ff_curve_client_default (), sock, "client", endpoint, false,
+                         reason, sizeof reason) != 0) {
+        fprintf (stderr, "%s: %s\n", ctx->prefix, reason);
         code = CTL_EXIT_USAGE;
         goto cleanup;
     }

@@ -1219,8 +1219,10 @@ s_watch (s_ctx_t *ctx, const char *run_id, s_display_t *display)
     rc = zsock_connect (stream.monitor, "%s", monitor_endpoint);
     assert (rc == 0);
     const char *endpoint = *ctx->endpoint == '>' ? ctx->endpoint + 1 : ctx->endpoint;
-    if (zsock_connect (stream.sock, "%s", endpoint) != 0) {
-        fprintf (stderr, "%s: connect %s: %s\n", ctx->prefix, endpoint, zmq_strerror (zmq_errno ()));
+    char reason [512];
+    if (ff_curve_attach (ff_curve_client_default (), stream.sock, "client", endpoint, false,
+                         reason, sizeof reason) != 0) {
+        fprintf (stderr, "%s: %s\n", ctx->prefix, reason);
         code = CTL_EXIT_USAGE;
         goto cleanup;
     }

@@ -155,6 +155,7 @@ s_publish (s_publish_t *options)
         .burst = 1,
         .control_endpoint = options->control,
         .linger_ms = S_LINGER_MS,
+        .curve = ff_curve_client_default (),
     };
     char err [512] = "";
     ff_publisher_t *publisher = ff_publisher_new (&publisher_options, NULL, err, sizeof err);
@@ -372,9 +373,11 @@ s_tail (const char *endpoint, const char *topic, long long count, int timeout_ms
     zmq_setsockopt (zsock_resolve (sub), ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
     zsock_set_subscribe (sub, topic);
     const char *address = *endpoint == '>' ? endpoint + 1 : endpoint;
-    if (zsock_connect (sub, "%s", address) != 0) {
+    char reason [512];
+    if (ff_curve_attach (ff_curve_client_default (), sub, "tail", address, false,
+                         reason, sizeof reason) != 0) {
         zsock_destroy (&sub);
-        return s_usage ("cannot connect to \"%s\"", endpoint);
+        return s_usage ("cannot connect to \"%s\": %s", endpoint, reason);
     }
     zsock_set_rcvtimeo (sub, timeout_ms > 0 ? timeout_ms : -1);
     long long seen = 0;

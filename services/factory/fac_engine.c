@@ -71,6 +71,7 @@ typedef struct {
     bool ran_cpu;               // ran a CPU segment inline
     bool waited;                // ran a waiting step in the loop
     uint64_t started_us;        // first step began
+    uint64_t cpu_us;            // time spent running CPU segments (worker or inline)
     int64_t timeout_timer;      // zloop timer id, -1 = none
     int64_t wait_timer;         // io.wait timer id, -1 = none
     fac_exec_t *exec;           // running program, NULL = none
@@ -125,6 +126,7 @@ struct fac_engine {
     ff_cache_t *results;                // cache key -> s_blob_t
     ff_cache_t *documents;              // digest -> s_document_t
     fac_durations_t *durations;
+    fac_durations_t *cpu_times;         // per contract: CPU time of a run (inline decisions)
     zlistx_t *batches;                  // s_batch_t * unfinished
     zhashx_t *timers;                   // live timer id -> s_task_t * (see s_timer_add)
     s_task_t **to_submit;               // tasks for the pool, queued at the end of the turn
@@ -364,6 +366,8 @@ cleanup:
         if (ok) {
             fac_durations_record (engine->durations, task->contract_id,
                                   contract ? contract->type : "", duration_us);
+            if (task->on_pool || task->ran_cpu)
+                fac_durations_record (engine->cpu_times, task->contract_id, "", task->cpu_us);
             ff_histogram_observe (engine->duration, (double) duration_us / 1e6);
         }
         ff_counter_inc (task->on_pool ? engine->pool_runs : engine->inline_runs);
@@ -409,7 +413,9 @@ s_task_finish (s_task_t *task, int status, const char *error)
 //  Running steps
 
 //  Runs CPU steps from task->step until the end, a WAIT step or a
-//  failure. Thread-safe: touches only the task's context and step.
+//  failure, compiling the contract first when needed; adds the time the
+//  steps took (not the compilation: that happens once) to task->cpu_us.
+//  Thread-safe: touches only the task's context, step and times.
 static void
 s_task_run_cpu (s_task_t *task)
 {
@@ -425,6 +431,7 @@ s_task_run_cpu (s_task_t *task)
         task->compiled_here = true;
         task->ctx.compiled = task->compiled;
     }
+    uint64_t began_us = ff_clock_mono_us ();
     while (task->step < contract->step_count && !atomic_load (&task->cancelled)) {
         const fac_step_t *step = &contract->steps [task->step];
         const fac_method_t *method = fac_method_lookup (step->method);
@@ -432,18 +439,19 @@ s_task_run_cpu (s_task_t *task)
             snprintf (task->ctx.error, sizeof task->ctx.error, "method %s is not available",
                       step->method);
             task->failed = -1;
-            return;
+            break;
         }
         if (method->kind != FAC_METHOD_CPU)
-            return;
+            break;
         if (method->run (&task->ctx, step->params) != 0) {
             if (!task->ctx.error [0])
                 snprintf (task->ctx.error, sizeof task->ctx.error, "%s failed", step->method);
             task->failed = -1;
-            return;
+            break;
         }
         task->step++;
     }
+    task->cpu_us += ff_clock_mono_us () - began_us;
 }
 
 static void
@@ -700,6 +708,20 @@ s_task_continue (s_task_t *task)
         s_task_wait (task);
 }
 
+//  True when handing the task to a worker would cost more than running it
+//  here: its contract reads no document (so its cost does not grow with
+//  one) and its measured CPU time is below inline_below_us.
+static bool
+s_task_runs_instantly (s_task_t *task)
+{
+    fac_engine_t *engine = task->batch->engine;
+    if (engine->options.inline_below_us == 0 || task->contract->uses_document)
+        return false;
+    fac_estimate_source_t source;
+    double cpu_us = fac_durations_estimate (engine->cpu_times, task->contract_id, "", &source);
+    return source == FAC_ESTIMATE_MEASURED && cpu_us < (double) engine->options.inline_below_us;
+}
+
 //  Runs the task from its current step: a CPU segment inline or on the
 //  pool, or a waiting step.
 static void
@@ -716,7 +738,7 @@ s_task_run (s_task_t *task)
         s_task_wait (task);
         return;
     }
-    if (task->batch->parallel) {
+    if (task->batch->parallel && !s_task_runs_instantly (task)) {
         s_task_enqueue (task);
         return;
     }
@@ -1241,6 +1263,7 @@ fac_engine_new (const fac_engine_options_t *options, zloop_t *loop, ff_metrics_t
     zhashx_set_key_duplicator (self->timers, NULL);
     zhashx_set_key_destructor (self->timers, NULL);
     self->durations = fac_durations_new (0.3, options->default_estimate_ms * 1000.0, 100000);
+    self->cpu_times = fac_durations_new (0.3, 0, 100000);
     self->pool = fac_pool_new (options->max_workers, options->max_pending + 64, s_pool_work,
                                err, err_size);
     if (!self->pool)
@@ -1371,6 +1394,7 @@ fac_engine_destroy (fac_engine_t **self_p)
     ff_cache_destroy (&self->results);
     ff_cache_destroy (&self->documents);
     fac_durations_destroy (&self->durations);
+    fac_durations_destroy (&self->cpu_times);
     free (self);
     *self_p = NULL;
 }
@@ -1415,7 +1439,8 @@ fac_engine_put_document (fac_engine_t *self, const void *data, size_t size,
     atomic_init (&document->refs, 1);
     document->size = size;
     snprintf (document->digest, sizeof document->digest, "%s", key);
-    memcpy (document->text, data, size);
+    if (size > 0)                   //  an empty document's data may be NULL
+        memcpy (document->text, data, size);
     document->text [size] = '\0';
     if (ff_cache_put (self->documents, key, document, sizeof (s_document_t) + size, now_ms) != 0) {
         snprintf (err, err_size, "document of %zu bytes does not fit the document store "

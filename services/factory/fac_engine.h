@@ -40,6 +40,8 @@ typedef struct {
     size_t max_workers;             // pool threads (≥ 1)
     bool parallel;                  // false: every batch runs inline
     size_t batch_threshold;         // batches of at least this many contracts use the pool
+    uint32_t inline_below_us;       // in such a batch, a contract reading no document whose
+                                    // measured CPU time is below this runs inline (0 = never)
     size_t max_pending;             // tasks accepted and unfinished, all batches (OVERLOADED beyond)
     size_t compiled_cache_size;     // compiled contracts kept
     uint64_t compiled_cache_ttl_ms; // 0 = none

@@ -229,9 +229,10 @@ s_observe (ff_rpc_t *rpc, const ff_msg_t *msg, int decode_rc, void *arg)
 }
 
 //  Attaches sock to a comma-separated endpoint list ('@' binds, '>' or
-//  no prefix connects). 0, or -1 with the reason in err.
+//  no prefix connects), with the service's CURVE (NULL = none) on tcp://.
+//  0, or -1 with the reason in err.
 static int
-s_attach (zsock_t *sock, const char *endpoints, char *err, size_t err_size)
+s_attach (zsock_t *sock, ff_curve_t *curve, const char *endpoints, char *err, size_t err_size)
 {
     char *list = strdup (endpoints);
     if (!list) {
@@ -240,15 +241,14 @@ s_attach (zsock_t *sock, const char *endpoints, char *err, size_t err_size)
     }
     int rc = 0;
     char *saveptr = NULL;
+    char reason [512];
     for (char *item = strtok_r (list, ",", &saveptr); item && rc == 0;
          item = strtok_r (NULL, ",", &saveptr)) {
         bool bind = *item == '@';
         const char *endpoint = *item == '@' || *item == '>' ? item + 1 : item;
-        rc = bind ? zmq_bind (zsock_resolve (sock), endpoint)
-                  : zmq_connect (zsock_resolve (sock), endpoint);
+        rc = ff_curve_attach (curve, sock, "orchestrator", endpoint, bind, reason, sizeof reason);
         if (rc != 0)
-            snprintf (err, err_size, "orchestrator link: %s %s: %s", bind ? "bind" : "connect",
-                      endpoint, zmq_strerror (zmq_errno ()));
+            snprintf (err, err_size, "orchestrator link: %s", reason);
     }
     free (list);
     return rc;
@@ -291,7 +291,7 @@ fac_link_new (ff_service_t *service, ff_rpc_t *rpc, const char *endpoints,
     zsock_set_reconnect_ivl (self->sock, (int) options->reconnect_ms);
     zsock_set_reconnect_ivl_max (self->sock, (int) options->reconnect_max_ms);
     zsock_set_immediate (self->sock, 1);
-    if (s_attach (self->sock, endpoints, err, err_size) != 0) {
+    if (s_attach (self->sock, ff_service_curve (service), endpoints, err, err_size) != 0) {
         free (self);
         return NULL;
     }

@@ -45,8 +45,12 @@ static const ff_config_key_t s_keys [] = {
       "true", 0, 0, "run large batches on the worker pool (false: everything inline)" },
     { "batch_execution_threshold", FF_CONFIG_INT, offsetof (fac_config_t, batch_execution_threshold),
       "4", 1, 1000000, "batches of at least this many contracts run on the pool, smaller ones inline" },
+    { "inline_below_us", FF_CONFIG_INT, offsetof (fac_config_t, inline_below_us),
+      "20", 0, 1000000, "in a pooled batch, contracts that read no document and measured under this many µs of CPU run inline (0 = never)" },
     { "max_pending", FF_CONFIG_INT, offsetof (fac_config_t, max_pending),
       "100000", 1, 10000000, "contracts accepted and unfinished before EXECUTE is refused (OVERLOADED)" },
+    { "max_contracts_per_request", FF_CONFIG_INT, offsetof (fac_config_t, max_contracts_per_request),
+      "100000", 1, 10000000, "contracts one EXECUTE (ids, or all of a phase) or PUT_CONTRACTS may name; more: INVALID_ARGUMENT" },
     { "compiled_cache_size", FF_CONFIG_INT, offsetof (fac_config_t, compiled_cache_size),
       "1024", 1, 10000000, "compiled contracts kept" },
     { "compiled_cache_ttl_ms", FF_CONFIG_INT, offsetof (fac_config_t, compiled_cache_ttl_ms),
@@ -100,6 +104,7 @@ struct fac_server {
     bool parallel;
     size_t batch_threshold;
     size_t max_pending;
+    size_t max_contracts_per_request;   // larger EXECUTE / PUT_CONTRACTS refused
     double target_batch_ms;
     uint64_t plan_sequence;         // makes plan ids unique
     ff_gauge_t *invalid_gauge;      // farfan_contracts_invalid
@@ -389,6 +394,12 @@ s_handle_execute (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
             goto cleanup;
         }
         ids = s_active_ids (self, phase, &count);
+    }
+    if (count > self->max_contracts_per_request) {
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__INVALID_ARGUMENT,
+                            "EXECUTE names %zu contracts: more than max_contracts_per_request "
+                            "(%zu); split the batch", count, self->max_contracts_per_request);
+        goto cleanup;
     }
     if (s_check_digests (self, rpc, request, execute) != 0)
         goto cleanup;
@@ -789,6 +800,14 @@ s_handle_put_contracts (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
         ff_rpc_unpack (rpc, request, &farfan__put_contracts__descriptor);
     if (!put)
         return;
+    if (put->n_contracts_json > self->max_contracts_per_request) {
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__INVALID_ARGUMENT,
+                            "PUT_CONTRACTS carries %zu contracts: more than "
+                            "max_contracts_per_request (%zu); send them in parts",
+                            put->n_contracts_json, self->max_contracts_per_request);
+        farfan__put_contracts__free_unpacked (put, NULL);
+        return;
+    }
     Farfan__PutContractsReply reply = FARFAN__PUT_CONTRACTS_REPLY__INIT;
     fac_load_report_t report;
     fac_load_report_init (&report, S_LOAD_ERRORS_KEPT);
@@ -912,6 +931,7 @@ fac_server_new (const fac_config_t *config, char *err, size_t err_size)
     self->parallel = config->enable_parallel_execution;
     self->batch_threshold = (size_t) config->batch_execution_threshold;
     self->max_pending = (size_t) config->max_pending;
+    self->max_contracts_per_request = (size_t) config->max_contracts_per_request;
     self->target_batch_ms = config->target_batch_ms;
     s_parse_exec_allowed (self, config->exec_allowed);
     self->service = ff_service_new ("factory", &config->service, err, err_size);
@@ -931,6 +951,7 @@ fac_server_new (const fac_config_t *config, char *err, size_t err_size)
         .max_workers = self->max_workers,
         .parallel = self->parallel,
         .batch_threshold = self->batch_threshold,
+        .inline_below_us = (uint32_t) config->inline_below_us,
         .max_pending = self->max_pending,
         .compiled_cache_size = (size_t) config->compiled_cache_size,
         .compiled_cache_ttl_ms = (uint64_t) config->compiled_cache_ttl_ms,

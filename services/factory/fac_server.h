@@ -34,7 +34,9 @@ typedef struct {
     int64_t max_workers;            // worker threads for CPU-bound methods
     bool enable_parallel_execution; // false: everything inline
     int64_t batch_execution_threshold;  // batches this large or larger go to the pool
+    int64_t inline_below_us;            // instant contracts run inline in parallel batches (0 = never)
     int64_t max_pending;            // contracts accepted and unfinished (OVERLOADED beyond)
+    int64_t max_contracts_per_request;  // EXECUTE / PUT_CONTRACTS naming more: INVALID_ARGUMENT
     int64_t compiled_cache_size;    // compiled contracts kept
     int64_t compiled_cache_ttl_ms;
     int64_t result_cache_size;      // results kept

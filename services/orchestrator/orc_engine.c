@@ -72,6 +72,8 @@ struct s_run {
     char *text;                         // the document; NULL until converted
     size_t text_size;
     orc_document_t *conversion;         // running PDF conversion
+    char *conversion_arg;               // its callback's argument (freed by the callback,
+                                        //   or here when the conversion is cancelled)
     int first_phase, last_phase;
     int phase;                          // current, -1 before the first
     double deadline_s;
@@ -145,9 +147,14 @@ struct orc_engine {
     zhashx_t *requests;                 // correlation id -> s_request_t
     zlistx_t *pending;                  // s_pending_t * waiting for the group commit
     int64_t commit_timer;               // -1 = none
+    zhashx_t *unrecorded;               // run id -> s_unrecorded_t: ended runs whose end
+                                        //   the store refused (a full disk), retried
+    int64_t unrecorded_timer;           // the retry, every S_UNRECORDED_RETRY_MS; -1 = none
     zhashx_t *timers;                   // live timer id -> run id (char *)
     zhashx_t *submissions;              // request key -> run id (char *): resent SUBMITs
     zlistx_t *submission_keys;          // char * keys, oldest first (bounds the map)
+    struct s_converted *converted;      // during orc_engine_submit's orc_document_start:
+                                        //   where a synchronous conversion lands
     uint64_t sequence;
     char boot [9];                      // random per process: correlation ids of a restarted
                                         //   orchestrator (same instance id) never match its
@@ -501,7 +508,11 @@ s_run_free (s_run_t *run)
     orc_engine_t *self = run->engine;
     s_timer_end (self, &run->align_timer);
     s_timer_end (self, &run->progress_timer);
-    orc_document_cancel (&run->conversion);
+    if (run->conversion) {
+        orc_document_cancel (&run->conversion);
+        free (run->conversion_arg);
+        run->conversion_arg = NULL;
+    }
     ff_reply_t *reply;
     while ((reply = (ff_reply_t *) zlistx_first (run->watchers))) {
         zlistx_delete (run->watchers, zlistx_cursor (run->watchers));
@@ -544,6 +555,19 @@ s_run_persist_phase (s_run_t *run, int phase)
 
 //  ---------------------------------------------------------------------
 //  Status
+
+//  A run that ended while the store could not record it (a full disk):
+//  what clients were told, kept until the store takes it, so that STATUS,
+//  WATCH and LIST never show the run as still running (the store's
+//  record) once it has ended. Until then a restart resumes it.
+typedef struct {
+    Farfan__RunState state;
+    char *error;
+    uint64_t ended_at_us;
+    bool has_phase;                     // the phase the end closed, to record too
+    orc_store_phase_t phase;
+} s_unrecorded_t;
+
 
 static void
 s_status_fill (s_run_t *run, Farfan__RunStatus *status, bool with_phases)
@@ -685,10 +709,20 @@ s_status_from_store (orc_engine_t *self, const char *run_id, Farfan__RunStatus *
         run.total += phases [i].total;
         run.done += phases [i].done;
     }
+    //  An end the store has not taken yet is what clients were told.
+    s_unrecorded_t *unrecorded = (s_unrecorded_t *) zhashx_lookup (self->unrecorded, run_id);
+    uint64_t ended_at_us = record->ended_at_us;
+    if (unrecorded) {
+        run.state = unrecorded->state;
+        run.error = unrecorded->error;
+        ended_at_us = unrecorded->ended_at_us;
+        if (unrecorded->has_phase)
+            run.phases [unrecorded->phase.phase] = unrecorded->phase;
+    }
     zlistx_t *empty = zlistx_new ();
     run.aligned = run.warnings = run.failures = run.conflicts = empty;
     s_status_fill (&run, status, with_phases);
-    status->ended_at_us = record->ended_at_us;
+    status->ended_at_us = ended_at_us;
     zlistx_destroy (&empty);
     orc_store_run_destroy (&record);
     return 0;
@@ -768,6 +802,80 @@ s_progress (s_run_t *run, bool force)
 }
 
 //  ---------------------------------------------------------------------
+//  Ends the store refused
+
+//  How often an end the store refused is written again (ms).
+#define S_UNRECORDED_RETRY_MS 1000
+
+static void
+s_unrecorded_free (void **item)
+{
+    s_unrecorded_t *unrecorded = (s_unrecorded_t *) *item;
+    if (unrecorded) {
+        free (unrecorded->error);
+        free (unrecorded);
+        *item = NULL;
+    }
+}
+
+//  Writes what the store can take now; forgets what it took.
+static void
+s_unrecorded_retry (orc_engine_t *self)
+{
+    zlistx_t *ids = zhashx_keys (self->unrecorded);
+    for (const char *id = (const char *) zlistx_first (ids); id;
+         id = (const char *) zlistx_next (ids)) {
+        s_unrecorded_t *unrecorded = (s_unrecorded_t *) zhashx_lookup (self->unrecorded, id);
+        if (unrecorded->has_phase
+        &&  orc_store_phase_put (self->store, id, &unrecorded->phase) == 0)
+            unrecorded->has_phase = false;
+        if (!unrecorded->has_phase
+        &&  orc_store_run_set_state (self->store, id, unrecorded->state, unrecorded->error,
+                                     unrecorded->ended_at_us) == 0) {
+            ff_log_info ("run %s: its end is recorded now", id);
+            zhashx_delete (self->unrecorded, id);
+        }
+    }
+    zlistx_destroy (&ids);
+}
+
+static int
+s_unrecorded_fired (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    orc_engine_t *self = (orc_engine_t *) arg;
+    char *tag = s_timer_fired (self, timer_id);
+    if (tag) {
+        free (tag);
+        self->unrecorded_timer = -1;
+        s_unrecorded_retry (self);
+        if (zhashx_size (self->unrecorded) > 0)
+            self->unrecorded_timer = s_timer_add (self, S_UNRECORDED_RETRY_MS,
+                                                  s_unrecorded_fired, "");
+    }
+    return 0;
+}
+
+//  Keeps the end of run (state, error, time, and the phase it closed when
+//  phase ≥ 0) to record later.
+static void
+s_unrecorded_add (s_run_t *run, int phase)
+{
+    orc_engine_t *self = run->engine;
+    s_unrecorded_t *unrecorded = (s_unrecorded_t *) zmalloc (sizeof (s_unrecorded_t));
+    unrecorded->state = run->state;
+    unrecorded->error = strdup (run->error);
+    unrecorded->ended_at_us = run->ended_at_us;
+    if (phase >= 0) {
+        unrecorded->has_phase = true;
+        unrecorded->phase = run->phases [phase];
+    }
+    zhashx_update (self->unrecorded, run->id, unrecorded);
+    if (self->unrecorded_timer < 0)
+        self->unrecorded_timer = s_timer_add (self, S_UNRECORDED_RETRY_MS, s_unrecorded_fired, "");
+}
+
+//  ---------------------------------------------------------------------
 //  Ending runs and phases
 
 static void
@@ -779,15 +887,25 @@ s_run_end (s_run_t *run, Farfan__RunState state, const char *error)
     run->error = strdup (error ? error : "");
     uint64_t now = ff_clock_wall_us ();
     run->ended_at_us = now;
-    if (orc_store_run_set_state (self->store, run->id, state, run->error, now) != 0)
-        ff_log_error ("run %s: cannot record its end: %s", run->id, orc_store_error (self->store));
+    //  The phase first: once the run's end is recorded, nothing of it may
+    //  still say running.
+    int closed = -1;
+    bool phase_recorded = true;
     if (run->phase >= 0 && (run->phases [run->phase].state == FARFAN__PHASE_STATE__PHASE_RUNNING
                          || run->phases [run->phase].state == FARFAN__PHASE_STATE__PHASE_ALIGNING)) {
         run->phases [run->phase].state = state == FARFAN__RUN_STATE__RUN_CANCELLED
                                        ? FARFAN__PHASE_STATE__PHASE_CANCELLED
                                        : FARFAN__PHASE_STATE__PHASE_FAILED;
         run->phases [run->phase].ended_at_us = now;
-        s_run_persist_phase (run, run->phase);
+        closed = run->phase;
+        phase_recorded = orc_store_phase_put (self->store, run->id, &run->phases [closed]) == 0;
+    }
+    if (!phase_recorded
+    ||  orc_store_run_set_state (self->store, run->id, state, run->error, now) != 0) {
+        //  A full disk: kept, answered from memory, recorded when it can be.
+        ff_log_error ("run %s: cannot record its end (retried every %d ms): %s", run->id,
+                      S_UNRECORDED_RETRY_MS, orc_store_error (self->store));
+        s_unrecorded_add (run, phase_recorded ? -1 : closed);
     }
     if ((size_t) state < sizeof self->runs_ended / sizeof self->runs_ended [0])
         ff_counter_inc (self->runs_ended [state]);
@@ -2076,6 +2194,15 @@ orc_engine_factory_load (orc_engine_t *self, const char *factory_id, uint32_t *i
 //  ---------------------------------------------------------------------
 //  Submitting
 
+//  What a synchronous orc_document_start gave (text documents).
+typedef struct s_converted {
+    bool called;
+    char *text;                         // NULL: failed, reason says why
+    size_t size;
+    char digest [72];
+    char reason [320];
+} s_converted_t;
+
 static void
 s_document_ready (void *arg, char *text, size_t size, const char *digest, const char *reason)
 {
@@ -2085,6 +2212,18 @@ s_document_ready (void *arg, char *text, size_t size, const char *digest, const 
     s_run_t *run = NULL;
     //  The run id is prefixed by the engine pointer (see orc_engine_submit).
     memcpy (&self, run_id, sizeof self);
+    if (self->converted) {
+        //  Text, converted inside orc_document_start: orc_engine_submit
+        //  stores it before it records the run.
+        s_converted_t *converted = self->converted;
+        converted->called = true;
+        converted->text = text;
+        converted->size = size;
+        snprintf (converted->digest, sizeof converted->digest, "%s", digest ? digest : "");
+        snprintf (converted->reason, sizeof converted->reason, "%s", reason ? reason : "");
+        free (run_id);
+        return;
+    }
     run = s_run (self, run_id + sizeof self);
     free (run_id);
     if (!run) {
@@ -2092,6 +2231,7 @@ s_document_ready (void *arg, char *text, size_t size, const char *digest, const 
         return;
     }
     run->conversion = NULL;
+    run->conversion_arg = NULL;         //  freed above
     if (!text) {
         char error [400];
         snprintf (error, sizeof error, "phase P00: %s", reason);
@@ -2134,7 +2274,14 @@ s_phase_arg (const char *text, int fallback)
 static bool
 s_submission_repeated (orc_engine_t *self, const char *key, ff_reply_t *reply)
 {
-    const char *run_id = key ? (const char *) zhashx_lookup (self->submissions, key) : NULL;
+    if (!key)
+        return false;
+    const char *run_id = (const char *) zhashx_lookup (self->submissions, key);
+    //  Not in memory: the first attempt may have reached an orchestrator
+    //  that died before the client heard SUBMITTED; the store knows.
+    char stored [64];
+    if (!run_id && orc_store_run_by_submission (self->store, key, stored, sizeof stored) == 1)
+        run_id = stored;
     if (!run_id)
         return false;
     Farfan__Submitted submitted = FARFAN__SUBMITTED__INIT;
@@ -2227,6 +2374,50 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const ch
     char run_id [40];
     snprintf (run_id, sizeof run_id, "run-%.12s", zuuid_str_canonical (uuid) + 24);
     zuuid_destroy (&uuid);
+
+    //  The document first. Text is converted now (the callback lands in
+    //  converted) and stored before the run is recorded: a run in the
+    //  store always finds its document when it resumes, and a client that
+    //  resends the SUBMIT after a crash gets a run that can go on. A PDF
+    //  converts in the background (the callback gets the engine and the
+    //  run id, the run may be gone by then) and is stored when done.
+    char *arg = (char *) malloc (sizeof self + sizeof ((s_run_t *) NULL)->id);
+    if (!arg) {
+        ff_reply_error (reply, FARFAN__ERROR_CODE__UNAVAILABLE, "out of memory");
+        ff_reply_destroy (&reply);
+        orc_sets_release (self->sets, &set);
+        return;
+    }
+    memset (arg, 0, sizeof self + sizeof ((s_run_t *) NULL)->id);
+    memcpy (arg, &self, sizeof self);
+    memcpy (arg + sizeof self, run_id, strlen (run_id) + 1);
+    char err [320] = "";
+    orc_document_t *handle = NULL;
+    s_converted_t converted = { .called = false };
+    self->converted = &converted;
+    int rc = orc_document_start (self->loop, &self->options.document, submit->document.data,
+                                 submit->document.len, submit->document_path, submit->media_type,
+                                 s_document_ready, arg, &handle, err, sizeof err);
+    self->converted = NULL;
+    if (rc == -1)
+        free (arg);
+    char failure [400] = "";            //  why the document fails the run ("" = it does not)
+    if (rc == -1)
+        snprintf (failure, sizeof failure, "phase P00: %s", err);
+    else
+    if (converted.called && !converted.text)
+        snprintf (failure, sizeof failure, "phase P00: %s", converted.reason);
+    if (converted.text
+    &&  orc_store_document_put (self->store, converted.digest, (const uint8_t *) converted.text,
+                                converted.size) < 0) {
+        ff_reply_error (reply, FARFAN__ERROR_CODE__UNAVAILABLE, "cannot store the document: %s",
+                        orc_store_error (self->store));
+        ff_reply_destroy (&reply);
+        free (converted.text);
+        orc_sets_release (self->sets, &set);
+        return;
+    }
+
     const char *name = *submit->name ? submit->name
                      : *submit->document_path ? submit->document_path : "run";
     const char *slash = *submit->name ? NULL : strrchr (name, '/');
@@ -2235,7 +2426,7 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const ch
         .name = slash ? slash + 1 : name,
         .state = FARFAN__RUN_STATE__RUN_QUEUED,
         .error = "",
-        .document_digest = "",
+        .document_digest = converted.text ? converted.digest : "",
         .contract_set_digest = orc_set_digest (set),
         .first_phase = (uint32_t) first,
         .last_phase = (uint32_t) last,
@@ -2245,11 +2436,17 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const ch
         .params_json = submit->params_json,
         .submitted_at_us = ff_clock_wall_us (),
         .contract_set = location,
+        .submission_key = key,
     };
     if (orc_store_run_insert (self->store, &record) != 0) {
         ff_reply_error (reply, FARFAN__ERROR_CODE__UNAVAILABLE, "cannot record the run: %s",
                         orc_store_error (self->store));
         ff_reply_destroy (&reply);
+        free (converted.text);
+        if (handle) {
+            orc_document_cancel (&handle);  //  no callback comes: its argument is ours
+            free (arg);
+        }
         orc_sets_release (self->sets, &set);
         return;
     }
@@ -2257,38 +2454,30 @@ orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const ch
     s_run_t *run = s_run_new (self, &record);
     run->set = set;
     run->contracts = orc_set_contracts (set);
-    Farfan__Submitted submitted = FARFAN__SUBMITTED__INIT;
-    submitted.run_id = run->id;
-    submitted.state = run->state;
-    ff_reply_send (reply, FARFAN__MESSAGE_TYPE__SUBMITTED, &submitted.base);
-    ff_reply_destroy (&reply);
+    run->conversion = handle;
+    run->conversion_arg = handle ? arg : NULL;
     ff_log_info ("run %s submitted: %s, phases %s..%s, contract set %s (%s)", run->id, run->name,
                  s_phase_name (first), s_phase_name (last), *location ? location : "default",
                  run->set_digest);
-
-    //  The callback gets the engine and the run id (the run may be gone by then).
-    char *arg = (char *) malloc (sizeof self + sizeof run->id);
-    memcpy (arg, &self, sizeof self);
-    memcpy (arg + sizeof self, run->id, sizeof run->id);
-    char err [320];
-    orc_document_t *handle = NULL;
-    char *copy_id = strdup (run->id);
-    int rc = orc_document_start (self->loop, &self->options.document, submit->document.data,
-                                 submit->document.len, submit->document_path, submit->media_type,
-                                 s_document_ready, arg, &handle, err, sizeof err);
-    run = s_run (self, copy_id);
-    free (copy_id);
-    if (rc == -1) {
-        free (arg);
-        if (run) {
-            char error [400];
-            snprintf (error, sizeof error, "phase P00: %s", err);
-            s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, error);
-        }
-    }
+    if (*failure)
+        s_run_end (run, FARFAN__RUN_STATE__RUN_FAILED, failure);
     else
-    if (rc == 0 && run)
-        run->conversion = handle;
+    if (converted.text) {
+        run->text = converted.text;
+        run->text_size = converted.size;
+        s_run_start (run);
+    }
+    //  Answered once the run (and a text document) is in the store.
+    run = s_run (self, run_id);         //  s_run_end frees a run that ended
+    Farfan__Submitted submitted = FARFAN__SUBMITTED__INIT;
+    submitted.run_id = run_id;
+    submitted.state = run ? run->state : FARFAN__RUN_STATE__RUN_FAILED;
+    orc_store_run_t *stored = NULL;
+    if (!run && orc_store_run_get (self->store, run_id, &stored) > 0 && stored)
+        submitted.state = stored->state;
+    orc_store_run_destroy (&stored);
+    ff_reply_send (reply, FARFAN__MESSAGE_TYPE__SUBMITTED, &submitted.base);
+    ff_reply_destroy (&reply);
 }
 
 //  ---------------------------------------------------------------------
@@ -2540,6 +2729,9 @@ orc_engine_new (const orc_engine_options_t *options, zloop_t *loop, orc_store_t 
     zhashx_set_destructor (self->requests, s_request_free);
     self->pending = zlistx_new ();
     self->commit_timer = -1;
+    self->unrecorded = zhashx_new ();
+    zhashx_set_destructor (self->unrecorded, s_unrecorded_free);
+    self->unrecorded_timer = -1;
     self->timers = zhashx_new ();
     zhashx_set_key_hasher (self->timers, s_id_hash);
     zhashx_set_key_comparator (self->timers, s_id_compare);
@@ -2643,6 +2835,12 @@ orc_engine_destroy (orc_engine_t **self_p)
     }
     zlistx_destroy (&self->pending);
     s_timer_end (self, &self->commit_timer);
+    s_timer_end (self, &self->unrecorded_timer);
+    //  Ends not recorded are lost with the process: a restart resumes
+    //  those runs (a last attempt first).
+    if (self->unrecorded && zhashx_size (self->unrecorded) > 0)
+        s_unrecorded_retry (self);
+    zhashx_destroy (&self->unrecorded);
     s_run_t *run;
     while (self->order && (run = (s_run_t *) zlistx_first (self->order)))
         s_run_free (run);

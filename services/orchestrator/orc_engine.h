@@ -87,17 +87,23 @@ void
 //  ---------------------------------------------------------------------
 //  Client API (the server's handlers call these)
 
-//  SUBMIT keys remembered (a resend after more submissions starts a new run).
+//  SUBMIT keys remembered in memory; older ones are looked up in the store.
 #define ORC_SUBMISSIONS_REMEMBERED 4096
 
-//  Accepts a run: answers SUBMITTED at once through reply (taking it) and
-//  goes on in the background. On a refused submission (no document, bad
-//  phase range, a contract set that cannot be resolved or loaded, holds an
+//  Accepts a run: answers SUBMITTED through reply (taking it) once the run
+//  is recorded and, for a text document, the document stored (a PDF is
+//  stored when its conversion ends: an orchestrator killed before that
+//  resumes the run as FAILED, "its document was never stored"), and goes
+//  on in the background. On a refused submission (no document, bad phase
+//  range, a contract set that cannot be resolved or loaded, holds an
 //  invalid contract or none...) answers ERROR INVALID_ARGUMENT instead,
-//  storing nothing. key (NULL = none) identifies the request across a
-//  client's resends (sender id and correlation id): a SUBMIT whose key
-//  started a run among the last ORC_SUBMISSIONS_REMEMBERED is answered
-//  with that run, and nothing new starts.
+//  storing nothing; UNAVAILABLE when the store cannot record the run (a
+//  full disk). key (NULL = none) identifies the request across a client's
+//  resends (sender id and correlation id) and is stored with the run: a
+//  SUBMIT whose key started a run still in the store, before a restart
+//  too, is answered with that run, and nothing new starts (the last
+//  ORC_SUBMISSIONS_REMEMBERED keys from memory, the others from the
+//  store).
 void
     orc_engine_submit (orc_engine_t *self, const Farfan__SubmitRun *submit, const char *key,
                        ff_reply_t *reply);

@@ -1,12 +1,13 @@
 /*  orc_store — see orc_store.h.
 
-    Schema (version 2), in 16 KB pages:
+    Schema (version 3), in 16 KB pages:
       schema_version (version)                       one row
       runs      (seq, id UNIQUE, name, state, error, document_digest,
                  contract_set_digest, first_phase, last_phase, deadline_s,
                  strict_deadline, worker_budget, params_json,
-                 submitted_at_us, ended_at_us, contract_set)
+                 submitted_at_us, ended_at_us, contract_set, submission_key)
                                                        + index by submission
+                                                       + index by submission key
       documents (digest PK, text)
       phases    (run → runs.seq, phase, state, counters, times, estimate)
                  PK (run, phase), WITHOUT ROWID (small rows)
@@ -120,10 +121,18 @@ static const char *s_migrate_v2 =
     "ALTER TABLE runs ADD COLUMN contract_set TEXT NOT NULL DEFAULT '';"
     "UPDATE schema_version SET version = 2;";
 
+//  Version 2 -> 3: the key of the SUBMIT that started each run (sender id
+//  and correlation id), so that a SUBMIT resent after a restart is
+//  answered with the run it started; "" = none (every run of version 2).
+static const char *s_migrate_v3 =
+    "ALTER TABLE runs ADD COLUMN submission_key TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX runs_by_submission_key ON runs (submission_key) WHERE submission_key != '';"
+    "UPDATE schema_version SET version = 3;";
+
 #define S_RUN_COLUMNS \
     "id, name, state, error, document_digest, contract_set_digest, first_phase, " \
     "last_phase, deadline_s, strict_deadline, worker_budget, params_json, " \
-    "submitted_at_us, ended_at_us, contract_set"
+    "submitted_at_us, ended_at_us, contract_set, submission_key"
 
 #define S_RESULT_COLUMNS "contract_id, phase, status, attempts, factory_id, packed"
 
@@ -150,6 +159,7 @@ typedef enum {
     S_RUN_GET,
     S_RUN_LIST,
     S_RUN_UNFINISHED,
+    S_RUN_BY_SUBMISSION,
     S_DOCUMENT_INSERT,
     S_DOCUMENT_GET,
     S_PHASE_PUT,
@@ -175,7 +185,7 @@ static const char *s_sql [S_STATEMENTS] = {
     [S_RUN_SEQ] = "SELECT seq FROM runs WHERE id = ?1",
     [S_RUN_INSERT] =
         "INSERT INTO runs (" S_RUN_COLUMNS ") "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [S_RUN_SET_STATE] =
         "UPDATE runs SET state = ?2, error = ?3, ended_at_us = ?4 WHERE id = ?1",
     [S_RUN_SET_DOCUMENT] = "UPDATE runs SET document_digest = ?2 WHERE id = ?1",
@@ -187,6 +197,11 @@ static const char *s_sql [S_STATEMENTS] = {
     [S_RUN_UNFINISHED] =
         "SELECT " S_RUN_COLUMNS " FROM runs WHERE state IN (?1, ?2) "
         "ORDER BY submitted_at_us, seq",
+    //  The latest run of a key (a client reusing a correlation id for a
+    //  new submission breaks the protocol; it gets its latest run back).
+    [S_RUN_BY_SUBMISSION] =
+        "SELECT id FROM runs WHERE submission_key = ?1 AND submission_key != '' "
+        "ORDER BY seq DESC LIMIT 1",
     [S_DOCUMENT_INSERT] =
         "INSERT INTO documents (digest, text) VALUES (?1, ?2) "
         "ON CONFLICT (digest) DO NOTHING",
@@ -543,9 +558,20 @@ s_schema (sqlite3 *db, const char **reason, char *reason_buffer, size_t reason_s
         if (rc != SQLITE_OK)
             goto cleanup;
     }
+    if (version < 3) {
+        rc = s_exec (db, s_migrate_v3);
+        if (rc != SQLITE_OK)
+            goto cleanup;
+    }
     rc = s_exec (db, "COMMIT");
 
 cleanup:
+    if (rc != SQLITE_OK && !*reason && !sqlite3_get_autocommit (db)) {
+        //  The ROLLBACK below would replace SQLite's message ("not an error").
+        snprintf (reason_buffer, reason_size, "creating or migrating the schema (version %"
+                  PRId64 " found): %s", version, sqlite3_errmsg (db));
+        *reason = reason_buffer;
+    }
     if (rc != SQLITE_OK && !sqlite3_get_autocommit (db))
         sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -900,6 +926,7 @@ s_run_decode (sqlite3_stmt *stmt, orc_store_run_t *run)
     run->submitted_at_us = s_column_u64 (stmt, 12);
     run->ended_at_us = s_column_u64 (stmt, 13);
     run->contract_set = s_column_text (stmt, 14);
+    run->submission_key = s_column_text (stmt, 15);
 }
 
 int
@@ -936,6 +963,7 @@ orc_store_run_insert (orc_store_t *self, const orc_store_run_t *run)
     s_bind_u64 (stmt, 13, run->submitted_at_us);
     s_bind_u64 (stmt, 14, run->ended_at_us);
     s_bind_text (stmt, 15, run->contract_set);
+    s_bind_text (stmt, 16, run->submission_key);
     int rc = s_step_done (stmt);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
         return s_refuse (self, "insert run %s: a run with this id exists", run->id);
@@ -995,7 +1023,8 @@ static orc_store_run_t *
 s_run_copy (const orc_store_run_t *run)
 {
     const char *strings [] = { run->id, run->name, run->error, run->document_digest,
-                               run->contract_set_digest, run->params_json, run->contract_set };
+                               run->contract_set_digest, run->params_json, run->contract_set,
+                               run->submission_key };
     enum { STRINGS = sizeof strings / sizeof strings [0] };
     size_t lengths [STRINGS];
     size_t total = sizeof *run;
@@ -1010,7 +1039,7 @@ s_run_copy (const orc_store_run_t *run)
     char *cursor = (char *) (copy + 1);
     const char **targets [] = { &copy->id, &copy->name, &copy->error, &copy->document_digest,
                                 &copy->contract_set_digest, &copy->params_json,
-                                &copy->contract_set };
+                                &copy->contract_set, &copy->submission_key };
     for (size_t index = 0; index < STRINGS; index++) {
         memcpy (cursor, strings [index], lengths [index]);
         *targets [index] = cursor;
@@ -1050,6 +1079,35 @@ orc_store_run_destroy (orc_store_run_t **run_p)
     assert (run_p);
     free (*run_p);
     *run_p = NULL;
+}
+
+int
+orc_store_run_by_submission (orc_store_t *self, const char *key, char *run_id, size_t size)
+{
+    assert (self);
+    assert (run_id && size > 0);
+    *run_id = '\0';
+    if (!key || !*key)
+        return s_refuse (self, "find run by submission: no key");
+    sqlite3_stmt *stmt = s_statement (self, S_RUN_BY_SUBMISSION);
+    s_bind_text (stmt, 1, key);
+    int rc = sqlite3_step (stmt);
+    int result = 0;
+    if (rc == SQLITE_ROW) {
+        const char *id = s_column_text (stmt, 0);
+        if (strlen (id) >= size)
+            result = s_refuse (self, "find run by submission: run id %s is longer than %zu "
+                                     "bytes", id, size - 1);
+        else {
+            memcpy (run_id, id, strlen (id) + 1);
+            result = 1;
+        }
+    }
+    else
+    if (rc != SQLITE_DONE)
+        result = s_fail (self, rc, "find run by submission");
+    sqlite3_reset (stmt);
+    return result;
 }
 
 int

@@ -68,7 +68,7 @@
 
 //  The schema version this code writes. A store with a newer one is
 //  refused (written by a newer orchestrator); older ones are migrated.
-#define ORC_STORE_SCHEMA_VERSION 2
+#define ORC_STORE_SCHEMA_VERSION 3
 
 //  Phases P00..P09.
 #define ORC_STORE_PHASES 10
@@ -101,6 +101,8 @@ typedef struct {
     uint64_t ended_at_us;           // 0 = not ended
     const char *contract_set;       // the set's location: its directory, "" = the
                                     //   orchestrator's default set (contracts_dir)
+    const char *submission_key;     // the SUBMIT that started it: sender id, 0x1f,
+                                    //   correlation id; "" = none (orc_store_run_by_submission)
 } orc_store_run_t;
 
 //  A phase of a run, as the engine last wrote it.
@@ -255,6 +257,15 @@ int
 //  Frees a run from orc_store_run_get; nulls *run_p. Idempotent.
 void
     orc_store_run_destroy (orc_store_run_t **run_p);
+
+//  The run started by the SUBMIT of key (orc_store_run_t.submission_key,
+//  non-empty): its id into run_id (size bytes). Returns 1 when found, 0
+//  when no run has that key (run_id ""), -1 for an empty key or on error.
+//  Several runs with one key (a client that reused a correlation id): the
+//  latest inserted. This is what lets the orchestrator answer a SUBMIT
+//  resent across a restart with the run the first attempt started.
+int
+    orc_store_run_by_submission (orc_store_t *self, const char *key, char *run_id, size_t size);
 
 //  Calls fn for at most limit runs (0 = all), the most recently submitted
 //  first (ties: the last inserted first). Returns how many were visited,

@@ -3,7 +3,8 @@
 
 #include <stdio.h>
 
-static const char *s_shed_names [SIS_SHED__COUNT] = { "storm", "overload", "publish" };
+static const char *s_shed_names [SIS_SHED__COUNT] = { "storm", "overload", "publish",
+                                                        "source_rate" };
 
 const char *
 sis_accounting_shed_name (sis_shed_reason_t reason)

@@ -31,6 +31,7 @@ typedef enum {
     SIS_SHED_STORM = 0,         // storm protection: over the source's fair share
     SIS_SHED_OVERLOAD,          // pending at its hard bound (max_pending)
     SIS_SHED_PUBLISH,           // the delivery socket refused it
+    SIS_SHED_SOURCE_RATE,       // over source_rate_limit (signals/s of its source)
     SIS_SHED__COUNT
 } sis_shed_reason_t;
 

@@ -77,6 +77,10 @@ s_handle (sis_server_t *self, zmq_msg_t *parts, int count, int *sent, ff_signal_
     sis_rate_add (&self->accounting.received_rate, now_us, 1);
     sis_predict_observe (self->predict, signal, now_us);
 
+    if (!sis_sources_admit (self->sources, source, now_us)) {
+        sis_accounting_shed (&self->accounting, SIS_SHED_SOURCE_RATE);
+        return;
+    }
     if (!sis_storm_admit (self->storm, source, now_us)) {
         sis_accounting_shed (&self->accounting, SIS_SHED_STORM);
         return;

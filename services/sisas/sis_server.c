@@ -49,6 +49,8 @@ static const ff_config_key_t s_keys [] = {
            "detect event storms and shed the noisiest sources' excess"),
     S_KEY ("rate_limit", FF_CONFIG_DOUBLE, rate_limit, "100000", 1, 1e9,
            "signals/s over a sliding second above which a storm begins"),
+    S_KEY ("source_rate_limit", FF_CONFIG_DOUBLE, source_rate_limit, "0", 0, 1e9,
+           "signals/s each source may send (burst: one second's worth); excess shed as source_rate; 0 = off"),
     S_KEY ("storm_exit_ratio", FF_CONFIG_DOUBLE, storm_exit_ratio, "0.8", 0.01, 1,
            "a storm ends below rate_limit x this ..."),
     S_KEY ("storm_hold_ms", FF_CONFIG_INT, storm_hold_ms, "1000", 0, 600000,
@@ -345,6 +347,8 @@ sis_server_new (const sis_config_t *config, char *err, size_t err_size)
     const char *instance_id = ff_service_info (service)->instance_id;
     self->sources = sis_sources_new ((size_t) config->max_sources,
                                      (uint64_t) config->source_idle_ms * 1000);
+    if (self->sources)
+        sis_sources_set_rate_limit (self->sources, config->source_rate_limit, now_us);
     sis_fusion_method_t method = SIS_FUSION_MAX;
     sis_fusion_method_parse (config->fusion_method, &method);
     self->fusion = sis_fusion_new ((size_t) config->fusion_initial_groups,

@@ -52,6 +52,7 @@ typedef struct {
     int64_t fusion_initial_groups;
     bool storm_enabled;
     double rate_limit;              // signals/s
+    double source_rate_limit;       // signals/s per source, excess shed ("source_rate"); 0 = off
     double storm_exit_ratio;
     int64_t storm_hold_ms;
     int64_t storm_burst_ms;

@@ -16,6 +16,7 @@
 struct sis_sources {
     sis_source_t *entries;      // max_sources + 1; the last is the untracked entry
     size_t max_sources;         // tracked entries at most
+    double rate_limit;          // per-source signals/s; 0 = off
     size_t used;                // tracked entries in use
     uint32_t *index;            // slot -> entry number, S_EMPTY when free
     size_t index_mask;          // index size - 1
@@ -181,6 +182,7 @@ sis_sources_lookup (sis_sources_t *self, const char *name, size_t size, uint64_t
     entry->tracked = true;
     entry->last_seen_us = now_us;
     sis_rate_init (&entry->rate, now_us);
+    ff_token_bucket_init (&entry->limit, self->rate_limit, self->rate_limit, now_us);
     s_reindex (self, entry);
     self->used++;
     self->last = entry;
@@ -245,4 +247,19 @@ sis_sources_set_idle (sis_sources_t *self, uint64_t idle_us)
 {
     self->idle_us = idle_us;
     self->no_idle_until_us = 0;
+}
+
+void
+sis_sources_set_rate_limit (sis_sources_t *self, double rate, uint64_t now_us)
+{
+    self->rate_limit = rate > 0 ? rate : 0;
+    for (size_t i = 0; i <= self->max_sources; i++)
+        ff_token_bucket_init (&self->entries [i].limit, self->rate_limit, self->rate_limit,
+                              now_us);
+}
+
+bool
+sis_sources_admit (sis_sources_t *self, sis_source_t *source, uint64_t now_us)
+{
+    return self->rate_limit <= 0 || ff_token_bucket_take (&source->limit, 1, now_us);
 }

@@ -45,6 +45,7 @@ typedef struct {
     uint64_t bucket_generation;             // storm level generation the bucket follows
     uint64_t route_generation;              // vehicle-set generation of route_mask (0 = none)
     uint64_t route_mask;                    // vehicles whose source patterns match
+    ff_token_bucket_t limit;                // source_rate_limit (rate 0 = off)
 } sis_source_t;
 
 typedef struct sis_sources sis_sources_t;
@@ -88,6 +89,17 @@ sis_source_t *
 //  max_sources + 1 (slots including the untracked entry).
 size_t
     sis_sources_slots (const sis_sources_t *self);
+
+//  Per-source rate limit: each source may send rate signals/s, with a
+//  burst of one second's worth (at least 1); 0 = off. Applies to every
+//  entry now and to new ones (the untracked entry is one source).
+void
+    sis_sources_set_rate_limit (sis_sources_t *self, double rate, uint64_t now_us);
+
+//  Takes a token from source's limit bucket: false when the source is
+//  over source_rate_limit (the caller drops the signal and counts it).
+bool
+    sis_sources_admit (sis_sources_t *self, sis_source_t *source, uint64_t now_us);
 
 //  Sets the minimum idle time before a source may be evicted.
 void

@@ -238,16 +238,18 @@ typedef struct {
 } s_factory_t;
 
 static int
-s_factory_start (s_factory_t *factory, const char *dir, const char *workers, int timeout_ms)
+s_factory_start (s_factory_t *factory, const char *dir, const char *workers, int timeout_ms,
+                 const char *inline_below_us)
 {
     memset (factory, 0, sizeof *factory);
     char *argv [] = { "bench", "--endpoint", "@tcp://127.0.0.1:*", "--orchestrator-endpoint", "",
                       "--sisas-endpoint", "", "--http-port", "0", "--hwm", "100000",
                       "--contracts-dir", (char *) dir, "--max-workers", (char *) workers,
                       "--log-level", "error",
-                      "--batch-execution-threshold", getenv ("FF_BENCH_THRESHOLD") ? getenv ("FF_BENCH_THRESHOLD") : "4" };
+                      "--batch-execution-threshold", getenv ("FF_BENCH_THRESHOLD") ? getenv ("FF_BENCH_THRESHOLD") : "4",
+                      "--inline-below-us", (char *) inline_below_us };
     char err [512];
-    if (ff_config_load (&fac_config_schema, &factory->config, 19, argv, stdout, err, sizeof err)
+    if (ff_config_load (&fac_config_schema, &factory->config, 21, argv, stdout, err, sizeof err)
         != FF_CONFIG_LOADED) {
         fprintf (stderr, "bench_factory: config: %s\n", err);
         return -1;
@@ -420,7 +422,7 @@ s_bench_wait (ff_bench_t *bench, size_t count)
     s_factory_t factory;
     char workers [8];
     snprintf (workers, sizeof workers, "%d", S_WAIT_WORKERS);
-    if (s_factory_start (&factory, dir, workers, 30000) == 0) {
+    if (s_factory_start (&factory, dir, workers, 30000, "20") == 0) {
         char **ids = ff_bench_ids_new ("WAIT", count, 3);
         uint64_t results = 0, hits = 0;
         uint64_t ns = s_execute (factory.dealer, ids, count, 1, 1, NULL, true, &results, &hits);
@@ -476,8 +478,8 @@ s_bench_cpu (ff_bench_t *bench, size_t count, const char *text, size_t size, con
     ff_bench_samples_t *one = ff_bench_samples_new (0), *two = ff_bench_samples_new (0);
     s_factory_t w1, w2;
     int rounds = ff_bench_rounds (bench);
-    if (s_factory_start (&w1, dir, "1", 60000) == 0) {
-        if (s_factory_start (&w2, dir, "2", 60000) == 0) {
+    if (s_factory_start (&w1, dir, "1", 60000, "20") == 0) {
+        if (s_factory_start (&w2, dir, "2", 60000, "20") == 0) {
             char *d1 = s_put_document (w1.dealer, text, size);
             char *d2 = s_put_document (w2.dealer, text, size);
             uint64_t results = 0, hits = 0;
@@ -513,7 +515,7 @@ s_bench_cpu (ff_bench_t *bench, size_t count, const char *text, size_t size, con
 
     //  Cache: a fresh factory, the same document twice.
     s_factory_t factory;
-    if (s_factory_start (&factory, dir, "2", 60000) == 0) {
+    if (s_factory_start (&factory, dir, "2", 60000, "20") == 0) {
         char *digest = s_put_document (factory.dealer, text, size);
         uint64_t results = 0, hits_first = 0, hits_second = 0;
         uint64_t first = s_execute (factory.dealer, ids, count, 1, 1, digest, false, &results, &hits_first);
@@ -540,6 +542,43 @@ s_bench_cpu (ff_bench_t *bench, size_t count, const char *text, size_t size, con
 //  ---------------------------------------------------------------------
 //  4. No-op contracts: the factory's own overhead
 
+//  One figure: no-op batches through a factory started with the given
+//  inline_below_us ("0": every contract of a pooled batch goes through a
+//  worker; default: measured-instant contracts run inline).
+static void
+s_bench_noop_path (ff_bench_t *bench, const char *dir, size_t batches, const char *name,
+                   const char *inline_below_us, const char *note)
+{
+    s_factory_t factory;
+    const char *workers = getenv ("FF_BENCH_WORKERS") ? getenv ("FF_BENCH_WORKERS") : "2";
+    if (s_factory_start (&factory, dir, workers, 30000, inline_below_us) != 0) {
+        ff_bench_fail (bench, "%s: cannot start the factory", name);
+        return;
+    }
+    char **ids = ff_bench_ids_new ("NOOP", S_NOOP_BATCH, 3);
+    uint64_t results = 0, hits = 0;
+    s_execute (factory.dealer, ids, S_NOOP_BATCH, 10, S_NOOP_WINDOW, NULL, true, &results, &hits);
+    int rounds = ff_bench_rounds (bench);
+    size_t per_round = batches / (size_t) rounds ? batches / (size_t) rounds : 1;
+    ff_bench_samples_t *durations = ff_bench_samples_new (0);
+    for (int r = 0; r < rounds; r++) {
+        results = 0;
+        uint64_t ns = s_execute (factory.dealer, ids, S_NOOP_BATCH, per_round, S_NOOP_WINDOW,
+                                 NULL, true, &results, &hits);
+        if (!ns || results != per_round * S_NOOP_BATCH) {
+            ff_bench_fail (bench, "%s: round %d incomplete", name, r);
+            break;
+        }
+        ff_bench_samples_add (durations, ns);
+    }
+    if (ff_bench_samples_count (durations) == (size_t) rounds)
+        ff_bench_record_rounds (bench, name, per_round * S_NOOP_BATCH, durations,
+                                "contracts/s", FF_BENCH_ZMQ_PIPE, note);
+    ff_bench_samples_destroy (&durations);
+    ff_bench_ids_destroy (ids, S_NOOP_BATCH);
+    s_factory_stop (&factory);
+}
+
 static void
 s_bench_noop (ff_bench_t *bench, size_t total)
 {
@@ -551,33 +590,11 @@ s_bench_noop (ff_bench_t *bench, size_t total)
     }
     size_t batches = total / S_NOOP_BATCH ? total / S_NOOP_BATCH : 1;
     ff_bench_zmq_pipelined (bench, FF_BENCH_ZMQ_PIPE, 1, batches * S_NOOP_BATCH, FF_BENCH_ZMQ_WINDOW, NULL);
-    s_factory_t factory;
-    const char *workers = getenv ("FF_BENCH_WORKERS") ? getenv ("FF_BENCH_WORKERS") : "2";
-    if (s_factory_start (&factory, dir, workers, 30000) == 0) {
-        char **ids = ff_bench_ids_new ("NOOP", S_NOOP_BATCH, 3);
-        uint64_t results = 0, hits = 0;
-        s_execute (factory.dealer, ids, S_NOOP_BATCH, 10, S_NOOP_WINDOW, NULL, true, &results, &hits);
-        int rounds = ff_bench_rounds (bench);
-        size_t per_round = batches / (size_t) rounds ? batches / (size_t) rounds : 1;
-        ff_bench_samples_t *durations = ff_bench_samples_new (0);
-        for (int r = 0; r < rounds; r++) {
-            results = 0;
-            uint64_t ns = s_execute (factory.dealer, ids, S_NOOP_BATCH, per_round, S_NOOP_WINDOW,
-                                     NULL, true, &results, &hits);
-            if (!ns || results != per_round * S_NOOP_BATCH) {
-                ff_bench_fail (bench, "noop: round %d incomplete", r);
-                break;
-            }
-            ff_bench_samples_add (durations, ns);
-        }
-        if (ff_bench_samples_count (durations) == (size_t) rounds)
-            ff_bench_record_rounds (bench, "factory.noop", per_round * S_NOOP_BATCH, durations,
-                                    "contracts/s", FF_BENCH_ZMQ_PIPE,
-                                    "batches of 100, 4 in flight, result cache off; target >= 100000/s");
-        ff_bench_samples_destroy (&durations);
-        ff_bench_ids_destroy (ids, S_NOOP_BATCH);
-        s_factory_stop (&factory);
-    }
+    s_bench_noop_path (bench, dir, batches, "factory.noop", "20",
+                       "batches of 100, 4 in flight, result cache off, measured-instant contracts "
+                       "inline (default); target >= 100000/s");
+    s_bench_noop_path (bench, dir, batches, "factory.noop.pool", "0",
+                       "the same with --inline-below-us 0: every contract handed to a worker");
     ff_bench_dir_destroy (&dir);
 }
 

@@ -14,59 +14,14 @@
 #include "ff_bench.h"
 #include "ff_bench_zmq.h"
 
+#include "bench_ping_support.h"
+#include "bench_support.h"
 #include "fac_server.h"
 #include "ff_log.h"
 #include "ff_msg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-//  Starts a factory actor on an ephemeral loopback port; writes its endpoint.
-static zactor_t *
-s_factory_start (char *endpoint, size_t endpoint_size)
-{
-    char *argv [] = { "bench", "--endpoint", "@tcp://127.0.0.1:*",
-                      "--orchestrator-endpoint", "", "--sisas-endpoint", "",
-                      "--http-port", "0", "--hwm", "10000" };
-    static fac_config_t config;
-    char err [256] = "";
-    if (ff_config_load (&fac_config_schema, &config, 11, argv, stdout, err, sizeof err)
-        != FF_CONFIG_LOADED) {
-        fprintf (stderr, "bench_ping: config: %s\n", err);
-        return NULL;
-    }
-    fac_server_t *server = fac_server_new (&config, err, sizeof err);
-    if (!server) {
-        fprintf (stderr, "bench_ping: factory: %s\n", err);
-        return NULL;
-    }
-    zactor_t *actor = zactor_new (fac_server_actor, server);
-    zstr_sendx (actor, "ENDPOINT", "direct", NULL);
-    char *bound = zstr_recv (actor);
-    snprintf (endpoint, endpoint_size, "%s", bound ? bound : "");
-    zstr_free (&bound);
-    return actor;
-}
-
-static int
-s_send_ping (zsock_t *dealer, uint64_t sequence)
-{
-    char correlation_id [32];
-    snprintf (correlation_id, sizeof correlation_id, "b-%llu", (unsigned long long) sequence);
-    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__PING,
-                               .correlation_id = correlation_id, .sender_id = "bench" };
-    Farfan__Ping ping = FARFAN__PING__INIT;
-    return ff_msg_send (dealer, NULL, false, &header, &ping.base);
-}
-
-//  Receives one PONG; -1 on timeout or anything else.
-static int
-s_recv_pong (zsock_t *dealer, ff_msg_t *reply)
-{
-    if (ff_msg_recv (reply, dealer) != 0 || ff_msg_type (reply) != FARFAN__MESSAGE_TYPE__PONG)
-        return -1;
-    return 0;
-}
 
 static int
 s_sequential (ff_bench_t *bench, zsock_t *dealer, size_t requests)
@@ -81,7 +36,7 @@ s_sequential (ff_bench_t *bench, zsock_t *dealer, size_t requests)
             started = ff_bench_now_ns ();
         }
         uint64_t t0 = ff_bench_now_ns ();
-        if (s_send_ping (dealer, i) != 0 || s_recv_pong (dealer, reply) != 0)
+        if (ff_bench_ping_send (dealer, i) != 0 || ff_bench_pong_recv (dealer, reply) != 0)
             rc = -1;
         else
             ff_bench_samples_add (samples, ff_bench_now_ns () - t0);
@@ -112,9 +67,9 @@ s_pipelined (ff_bench_t *bench, zsock_t *dealer, size_t messages, size_t window)
         size_t sent = 0, received = 0;
         while (received < per_round && rc == 0) {
             while (sent < per_round && sent - received < window)
-                if (s_send_ping (dealer, sequence++) == 0)
+                if (ff_bench_ping_send (dealer, sequence++) == 0)
                     sent++;
-            if (s_recv_pong (dealer, reply) != 0)
+            if (ff_bench_pong_recv (dealer, reply) != 0)
                 rc = -1;
             else
                 received++;
@@ -134,14 +89,10 @@ s_pipelined (ff_bench_t *bench, zsock_t *dealer, size_t messages, size_t window)
 int
 main (int argc, char **argv)
 {
-    ff_bench_t *bench = ff_bench_new ("ping");
+    int exit_code;
+    ff_bench_t *bench = ff_bench_start ("ping", argc, argv, &exit_code);
     if (!bench)
-        return 1;
-    int rc = ff_bench_args (bench, argc, argv);
-    if (rc) {
-        ff_bench_destroy (&bench);
-        return rc == 1 ? 0 : 2;
-    }
+        return exit_code;
     ff_log_init ("bench", FF_LOG_WARN);
     size_t requests = ff_bench_scaled (bench, FF_BENCH_ZMQ_RTT_REQUESTS, 100);
     size_t messages = ff_bench_scaled (bench, FF_BENCH_ZMQ_PIPE_MESSAGES, 1000);
@@ -155,7 +106,9 @@ main (int argc, char **argv)
                                       FF_BENCH_ZMQ_WINDOW, NULL);
 
     char endpoint [128] = "";
-    zactor_t *factory = s_factory_start (endpoint, sizeof endpoint);
+    static fac_config_t config;
+    zactor_t *factory = ff_bench_factory_start ("bench_ping", &config, NULL, 0,
+                                                endpoint, sizeof endpoint);
     if (!factory || !*endpoint)
         failed = 1;
     else {
@@ -169,7 +122,7 @@ main (int argc, char **argv)
         zsock_destroy (&dealer);
     }
     zactor_destroy (&factory);
-    rc = ff_bench_finish (bench);
+    int rc = ff_bench_finish (bench);
     ff_bench_destroy (&bench);
     return rc || failed ? 1 : 0;
 }
