@@ -3,9 +3,13 @@
 #include "ff_service.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+
+//  How long libzmq's own shutdown may take once the service has stopped.
+#define S_ZMQ_SHUTDOWN_GRACE_S 3
 
 //  Blocks SIGINT, SIGTERM and SIGPIPE in this thread and every thread it
 //  starts later; returns a signalfd for SIGINT and SIGTERM, or -1.
@@ -21,6 +25,39 @@ s_take_signals (void)
         return -1;
     sigdelset (&blocked, SIGPIPE);
     return signalfd (-1, &blocked, SFD_CLOEXEC);
+}
+
+//  Watchdog of libzmq's shutdown: ends the process when it is still
+//  running S_ZMQ_SHUTDOWN_GRACE_S seconds after the service stopped.
+static void *
+s_shutdown_watchdog (void *arg)
+{
+    int exit_code = (int) (intptr_t) arg;
+    sleep (S_ZMQ_SHUTDOWN_GRACE_S);
+    ff_log_warn ("libzmq did not shut down within %d s (an I/O thread blocked, e.g. in a DNS "
+                 "lookup of a peer that is gone); exiting anyway: the service had stopped",
+                 S_ZMQ_SHUTDOWN_GRACE_S);
+    _exit (exit_code);
+    return NULL;
+}
+
+//  Ends libzmq (CZMQ's zsys_shutdown: every context terminated), bounded
+//  in time: its I/O threads resolve endpoint host names with blocking
+//  lookups, and zmq_ctx_term waits for them, so a peer whose name stopped
+//  resolving (a container that went away) could otherwise hold the exit
+//  for the resolver's whole timeout. Called once everything of the
+//  service is closed, so nothing is lost by not waiting longer.
+static void
+s_zmq_shutdown (int exit_code)
+{
+    pthread_t watchdog;
+    pthread_attr_t attr;
+    pthread_attr_init (&attr);
+    pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create (&watchdog, &attr, s_shutdown_watchdog, (void *) (intptr_t) exit_code) != 0)
+        ff_log_warn ("cannot start the shutdown watchdog: libzmq's shutdown is not bounded");
+    pthread_attr_destroy (&attr);
+    zsys_shutdown ();
 }
 
 int
@@ -100,5 +137,6 @@ cleanup:
     close (signal_fd);
     if (exit_code == 0 && loaded == FF_CONFIG_LOADED)
         ff_log_info ("stopped");
+    s_zmq_shutdown (exit_code);
     return exit_code;
 }
