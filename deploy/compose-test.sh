@@ -80,7 +80,7 @@ teardown_done=0
 teardown () {
     [ "$teardown_done" -eq 0 ] || return 0
     teardown_done=1
-    [ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
+    [ -n "${watchdog:-}" ] && { pkill -P "$watchdog" sleep 2>/dev/null; kill "$watchdog" 2>/dev/null; }
     if [ "$up" -eq 1 ]; then
         timeout 180 podman-compose -p "$project" "${compose_files[@]}" down -v \
             >"$work/compose-down.log" 2>&1 || true
@@ -117,7 +117,10 @@ trap 'on_signal TERM' TERM
 trap 'on_signal HUP' HUP
 
 # The whole script's time limit: SIGTERM to ourselves (the trap tears down).
-( sleep "$limit_s"; echo "$me: time limit of $limit_s s reached" >&2; kill -TERM $$ ) &
+# Its sleep holds no descriptor of ours: a reader of our output (tests/run.sh
+# pipes it through tee) must see the end of it when we exit.
+( sleep "$limit_s" </dev/null >/dev/null 2>&1
+  echo "$me: time limit of $limit_s s reached" >&2; kill -TERM $$ ) &
 watchdog=$!
 
 # abort MESSAGE...: a setup step failed; nothing after it can run.

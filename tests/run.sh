@@ -98,11 +98,12 @@ run_suite () {
     echo "== $name"
     log=$(mktemp)
     suite_status=0
-    { "$@" 2>&1 || echo "$?" >"$log.rc"; } | tee "$log"
-    if [ -f "$log.rc" ]; then
-        suite_status=1
-        rm -f "$log.rc"
-    fi
+    # Shown as it goes; followed until the suite's own process ends (a
+    # process it leaves behind cannot hold this script).
+    "$@" >"$log" 2>&1 &
+    suite_pid=$!
+    tail -n +1 --pid="$suite_pid" -f "$log"
+    wait "$suite_pid" || suite_status=1
     line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed\$" "$log" | tail -n 1)
     rm -f "$log"
     if [ -z "$line" ]; then
