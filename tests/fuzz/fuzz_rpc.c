@@ -95,7 +95,9 @@ static const s_kind_t s_kinds [3] = {
     { "sisas", &sis_config_schema, sizeof (sis_config_t), s_sisas_new, sis_server_actor },
 };
 
-//  The sockets fuzzed: which service, its inproc endpoint.
+//  The sockets fuzzed: which service, its inproc endpoint (followed by
+//  "-<generation>": a restart binds new names, because libzmq releases an
+//  inproc name only when the closed socket has been reaped, asynchronously).
 static const struct {
     int kind;
     const char *endpoint;
@@ -112,6 +114,7 @@ static struct {
     zsock_t *dealers [S_SOCKETS];
     char data_dir [256];
     uint64_t inputs;                // since the services started
+    unsigned generation;            // services started so far
     uint64_t restart_every;
     uint64_t sync_sequence;
 } s_state;
@@ -162,18 +165,25 @@ s_services_start (void)
     if (!mkdtemp (s_state.data_dir))
         s_fail ("cannot create %s", s_state.data_dir);
     const char *contracts = FF_FUZZ_SOURCE_ROOT "/tests/data/contracts/valid";
+    unsigned generation = ++s_state.generation;
+    char binds [6][96];
+    const char *names [6] = { "fuzz-factory-direct", "fuzz-orchestrator-client",
+                              "fuzz-orchestrator-worker", "fuzz-sisas-ingest",
+                              "fuzz-sisas-publish", "fuzz-sisas-control" };
+    for (int i = 0; i < 6; i++)
+        snprintf (binds [i], sizeof binds [i], "@inproc://%s-%u", names [i], generation);
     char *const args [3][24] = {
-        { "factory", "--endpoint", "@inproc://fuzz-factory-direct",
+        { "factory", "--endpoint", binds [0],
           "--orchestrator-endpoint", "", "--sisas-endpoint", "", "--http-port", "0",
           "--log-level", "error", "--contracts-dir", (char *) contracts, "--max-workers", "1",
           NULL },
-        { "orchestrator", "--client-endpoint", "@inproc://fuzz-orchestrator-client",
-          "--worker-endpoint", "@inproc://fuzz-orchestrator-worker", "--sisas-endpoint", "",
+        { "orchestrator", "--client-endpoint", binds [1],
+          "--worker-endpoint", binds [2], "--sisas-endpoint", "",
           "--http-port", "0", "--log-level", "error", "--data-dir", s_state.data_dir,
           "--pdftotext", "/bin/false", "--snapshot-interval-ms", "0", NULL },
-        { "sisas", "--ingest-endpoint", "@inproc://fuzz-sisas-ingest",
-          "--publish-endpoint", "@inproc://fuzz-sisas-publish",
-          "--control-endpoint", "@inproc://fuzz-sisas-control", "--http-port", "0",
+        { "sisas", "--ingest-endpoint", binds [3],
+          "--publish-endpoint", binds [4],
+          "--control-endpoint", binds [5], "--http-port", "0",
           "--log-level", "error", NULL },
     };
     for (int k = 0; k < 3; k++) {
@@ -197,8 +207,8 @@ s_services_start (void)
         zsock_set_rcvtimeo (s_state.dealers [s], S_SYNC_TIMEOUT_MS);
         zsock_set_sndtimeo (s_state.dealers [s], S_SYNC_TIMEOUT_MS);
         zsock_set_linger (s_state.dealers [s], 0);
-        if (zsock_connect (s_state.dealers [s], "%s", s_targets [s].endpoint) != 0)
-            s_fail ("cannot connect to %s", s_targets [s].endpoint);
+        if (zsock_connect (s_state.dealers [s], "%s-%u", s_targets [s].endpoint, generation) != 0)
+            s_fail ("cannot connect to %s-%u", s_targets [s].endpoint, generation);
     }
     s_state.inputs = 0;
 }
