@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "factory.pb-c.h"
+#include "orchestrator.pb-c.h"
 #include "ff_test.h"
 
 //  fuzz_rpc: PUT_DOCUMENT with an empty body (content absent, so its data
@@ -31,6 +32,30 @@ FF_TEST (fuzz_regressions, empty_put_document_is_stored)
     ff_test_service_stop (&factory);
 }
 
+
+//  fuzz_rpc: LIST with limit 0xfffffff4 made the orchestrator calloc an
+//  array of that many run pointers (32 GiB: libFuzzer's out-of-memory,
+//  services/orchestrator/orc_engine.c). A limit beyond ORC_LIST_MAX is
+//  taken as ORC_LIST_MAX; the reply is the list there is.
+FF_TEST (fuzz_regressions, huge_list_limit_is_bounded)
+{
+    ff_test_service_t *orchestrator = ff_test_service_start ("orchestrator", NULL);
+    zsock_t *client = ff_test_dealer (ff_test_service_endpoint (orchestrator, "client"));
+    const uint32_t limits [] = { 0xfffffff4u, UINT32_MAX, 10001, 0 };
+    for (size_t i = 0; i < sizeof limits / sizeof limits [0]; i++) {
+        Farfan__ListRequest request = FARFAN__LIST_REQUEST__INIT;
+        request.limit = limits [i];
+        Farfan__RunList *list = (Farfan__RunList *) ff_test_call_decoded (
+            client, FARFAN__MESSAGE_TYPE__LIST, &request.base, FARFAN__MESSAGE_TYPE__RUN_LIST,
+            &farfan__run_list__descriptor);
+        cr_assert_eq (list->n_runs, 0, "limit %u: %zu runs in a new store", limits [i],
+                      list->n_runs);
+        farfan__run_list__free_unpacked (list, NULL);
+    }
+    ff_test_assert_pings (client);
+    zsock_destroy (&client);
+    ff_test_service_stop (&orchestrator);
+}
 
 //  ---------------------------------------------------------------------
 //  The committed seed corpora, replayed in every build (the fuzz build

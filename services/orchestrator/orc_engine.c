@@ -2547,6 +2547,8 @@ orc_engine_list (orc_engine_t *self, uint32_t limit, Farfan__RunList *list)
     farfan__run_list__init (list);
     if (limit == 0)
         limit = 100;
+    if (limit > ORC_LIST_MAX)
+        limit = ORC_LIST_MAX;
     list->runs = (Farfan__RunStatus **) calloc (limit, sizeof (Farfan__RunStatus *));
     s_list_t context = { self, list, list->runs ? limit : 0 };
     orc_store_run_list (self->store, limit, s_list_one, &context);

@@ -135,7 +135,10 @@ void
     orc_engine_report (orc_engine_t *self, const Farfan__ReportRequest *request, ff_rpc_t *rpc,
                        const ff_msg_t *msg);
 
-//  The most recent runs (RUN_LIST). Free with orc_engine_list_free.
+//  The most recent runs (RUN_LIST): `limit` of them (0 = 100; at most
+//  ORC_LIST_MAX, a larger limit is taken as ORC_LIST_MAX). Free with
+//  orc_engine_list_free.
+#define ORC_LIST_MAX 10000
 void
     orc_engine_list (orc_engine_t *self, uint32_t limit, Farfan__RunList *list);
 void

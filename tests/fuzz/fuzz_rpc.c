@@ -253,6 +253,87 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     return 0;
 }
 
+//  Prints every thread's stack (gdb, when installed) to stderr: what a
+//  service that stopped answering was doing.
+static void
+s_dump_threads (void)
+{
+    if (access ("/usr/bin/gdb", X_OK) != 0)
+        return;
+    char command [128];
+    snprintf (command, sizeof command,
+              "/usr/bin/gdb -p %d -batch -ex 'thread apply all bt' >&2 2>/dev/null",
+              (int) getpid ());
+    fprintf (stderr, "fuzz_rpc: the threads' stacks:\n");
+    if (system (command) != 0)
+        fprintf (stderr, "fuzz_rpc: gdb could not attach\n");
+}
+
+//  Sends every frame of the message (true), or none (false: the socket did
+//  not take the first within its send timeout). libFuzzer's timer signal
+//  interrupting a frame is retried, so a message is never left half sent
+//  (a half-sent one would swallow the next message's frames). Destroys
+//  the message.
+static bool
+s_send_whole (zsock_t *dealer, zmsg_t **msg_p)
+{
+    void *handle = zsock_resolve (dealer);
+    size_t count = zmsg_size (*msg_p);
+    size_t sent = 0;
+    for (zframe_t *frame = zmsg_first (*msg_p); frame; frame = zmsg_next (*msg_p), sent++) {
+        int flags = sent + 1 < count ? ZMQ_SNDMORE : 0;
+        int rc;
+        while ((rc = zmq_send (handle, zframe_data (frame), zframe_size (frame), flags)) == -1
+           &&  zmq_errno () == EINTR)
+            ;
+        if (rc == -1 && sent == 0)
+            break;
+    }
+    zmsg_destroy (msg_p);
+    return sent > 0;
+}
+
+//  Queues a PING on the socket. A service that does not take it within
+//  S_SYNC_TIMEOUT_MS is reported (STALL, with the threads' stacks) and
+//  given S_STALL_MS more; then the harness fails. What came back meanwhile
+//  (replies to earlier messages) is dropped.
+static void
+s_send_ping (zsock_t *dealer, const char *correlation)
+{
+    Farfan__Envelope envelope = FARFAN__ENVELOPE__INIT;
+    envelope.version = FF_PROTOCOL_VERSION;
+    envelope.type = FARFAN__MESSAGE_TYPE__PING;
+    envelope.correlation_id = (char *) correlation;
+    uint8_t packed [128];
+    size_t size = farfan__envelope__pack (&envelope, packed);
+    uint64_t started = ff_clock_mono_us ();
+    bool late = false;
+    while (true) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addmem (msg, packed, size);
+        zmsg_addmem (msg, NULL, 0);
+        if (s_send_whole (dealer, &msg))
+            break;
+        zmsg_t *pending;
+        while ((pending = zmsg_recv_nowait (dealer)))
+            zmsg_destroy (&pending);
+        uint64_t waited_ms = (ff_clock_mono_us () - started) / 1000;
+        if (!late && waited_ms >= S_SYNC_TIMEOUT_MS) {
+            fprintf (stderr, "fuzz_rpc: STALL: the service took no PING within %d ms (%s): %s; "
+                     "waiting %d ms more\n", S_SYNC_TIMEOUT_MS, correlation,
+                     zmq_strerror (zmq_errno ()), S_STALL_MS);
+            s_dump_threads ();
+            late = true;
+        }
+        if (waited_ms >= S_SYNC_TIMEOUT_MS + S_STALL_MS)
+            s_fail ("the service took no PING within %d ms (%s): it stopped reading",
+                    S_SYNC_TIMEOUT_MS + S_STALL_MS, correlation);
+    }
+    if (late)
+        fprintf (stderr, "fuzz_rpc: STALL: the PING was taken after %.1f s\n",
+                 (double) (ff_clock_mono_us () - started) / 1e6);
+}
+
 //  Sends a PING on the socket and waits for its PONG; everything else that
 //  comes back (replies to the fuzzed message, streams, WELCOME...) is
 //  dropped.
@@ -262,27 +343,7 @@ s_sync (zsock_t *dealer)
     char correlation [32];
     snprintf (correlation, sizeof correlation, "sync-%llu",
               (unsigned long long) ++s_state.sync_sequence);
-    ff_msg_header_t header = { .type = FARFAN__MESSAGE_TYPE__PING, .correlation_id = correlation };
-    Farfan__Ping ping = FARFAN__PING__INIT;
-    if (ff_msg_send (dealer, NULL, false, &header, &ping.base) != 0) {
-        //  The send never blocks: a full queue (replies not read yet) is
-        //  drained, then retried.
-        zmsg_t *pending;
-        while ((pending = zmsg_recv_nowait (dealer)))
-            zmsg_destroy (&pending);
-        zsock_set_sndtimeo (dealer, S_SYNC_TIMEOUT_MS);
-        zmsg_t *msg = zmsg_new ();
-        Farfan__Envelope envelope = FARFAN__ENVELOPE__INIT;
-        envelope.version = FF_PROTOCOL_VERSION;
-        envelope.type = FARFAN__MESSAGE_TYPE__PING;
-        envelope.correlation_id = correlation;
-        uint8_t packed [128];
-        size_t size = farfan__envelope__pack (&envelope, packed);
-        zmsg_addmem (msg, packed, size);
-        zmsg_addmem (msg, NULL, 0);
-        if (zmsg_send (&msg, dealer) != 0)
-            s_fail ("cannot send PING: %s", zmq_strerror (zmq_errno ()));
-    }
+    s_send_ping (dealer, correlation);
     ff_msg_t *reply = ff_msg_new ();
     uint64_t started = ff_clock_mono_us ();
     bool late = false;
@@ -296,6 +357,7 @@ s_sync (zsock_t *dealer)
             //  Slow, or stuck? Wait as long again, then say which.
             fprintf (stderr, "fuzz_rpc: STALL: no PONG within %d ms (%s), waiting %d ms more\n",
                      S_SYNC_TIMEOUT_MS, correlation, S_STALL_MS);
+            s_dump_threads ();
             zsock_set_rcvtimeo (dealer, S_STALL_MS);
             late = true;
             continue;
@@ -346,8 +408,7 @@ s_send_typed (zsock_t *dealer, const uint8_t *data, size_t size)
     zmsg_t *msg = zmsg_new ();
     zmsg_addmem (msg, packed, packed_size);
     zmsg_addmem (msg, data + 2, size - 2);
-    if (zmsg_send (&msg, dealer) != 0)
-        zmsg_destroy (&msg);
+    s_send_whole (dealer, &msg);
 }
 
 static void
@@ -365,8 +426,7 @@ s_send_raw (zsock_t *dealer, const uint8_t *data, size_t size)
     }
     if (zmsg_size (msg) == 0)
         zmsg_addmem (msg, NULL, 0);
-    if (zmsg_send (&msg, dealer) != 0)
-        zmsg_destroy (&msg);
+    s_send_whole (dealer, &msg);
 }
 
 int

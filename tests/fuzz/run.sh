@@ -112,7 +112,7 @@ for t in $TARGETS; do
     fi
     printf '%s: %s: %s executions in %ss, %s exec/s, cov %s, ft %s\n' "$t" "$verdict" \
         "${runs:-0}" "$elapsed" "${speed:-0}" "${cov:-?}" "${ft:-?}"
-    stalls=$(grep -c 'STALL: the PONG came' "$LOG")
+    stalls=$(grep -cE 'STALL: the (PONG came|PING was taken)' "$LOG")
     if [ "$stalls" -gt 0 ]; then
         echo "  $stalls service stalls of more than 15 s (see $LOG)"
         KEEP=1
