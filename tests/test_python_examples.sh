@@ -9,7 +9,14 @@
 #      the report, which has every level; the orchestrator's run signals
 #      reach a tail through SISAS;
 #   3. both clients fail with a clear message and exit 3 when nothing answers;
-#   4. every daemon stops cleanly on SIGTERM.
+#   4. every daemon stops cleanly on SIGTERM;
+#   5. CURVE: with certificates from `farfanctl keys generate`, the same
+#      clients drive CURVE-secured daemons (publish + fuse, submit + watch +
+#      results + report, a tail of the run signals); a client without keys,
+#      with a certificate outside the allowed directory or with a wrong
+#      server key gets nothing, exits 3 and says which; a missing or
+#      malformed certificate file is exit 2 naming the option and the path;
+#      the orchestrator counts the refused handshakes.
 # Prints TAP-style "ok N - ..." lines; exits 0 when all pass, 1 otherwise,
 # 77 (skip) when python3-zmq, python3-msgpack, python3-protobuf or protoc
 # are missing. Every process it starts is stopped on every path; every wait
@@ -117,9 +124,10 @@ wait_for_line() {
 }
 
 # Free loopback ports: bound to port 0 together (so they differ), then freed.
-read -r P_INGEST P_PUBLISH P_CONTROL P_CLIENT P_WORKER P_FACTORY P_DEAD < <("$PY" -c '
+read -r P_INGEST P_PUBLISH P_CONTROL P_CLIENT P_WORKER P_FACTORY P_DEAD \
+        C_INGEST C_PUBLISH C_CONTROL C_CLIENT C_WORKER C_FACTORY C_HTTP < <("$PY" -c '
 import socket
-socks = [socket.socket() for _ in range(7)]
+socks = [socket.socket() for _ in range(14)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -346,6 +354,195 @@ check "farfan-orchestrator stops cleanly on SIGTERM" "$WORK/orchestrator.log" --
     stop_cleanly "$ORCHESTRATOR_PID" "$WORK/orchestrator.log"
 check "farfan-sisas stops cleanly on SIGTERM" "$WORK/sisas.log" -- \
     stop_cleanly "$SISAS_PID" "$WORK/sisas.log"
+
+# ---------------------------------------------------------------- CURVE
+# One server certificate for every daemon (as deploy/docker-compose.curve.yml):
+# each binds as a CURVE server with it and connects with it, so the
+# allowed directory holds server.cert (the daemons) and client.cert (the
+# Python clients); intruder.cert is a valid certificate that is not let in.
+KEYS=$WORK/keys
+ALLOWED=$WORK/allowed
+if ! "$CTL" keys generate "$KEYS" server client intruder >"$WORK/keys.log" 2>&1; then
+    not_ok "farfanctl keys generate" "$WORK/keys.log"
+    exit 1
+fi
+mkdir -p "$ALLOWED" && cp "$KEYS/server.cert" "$KEYS/client.cert" "$ALLOWED/"
+CURVE_DAEMON=(--curve-cert "$KEYS/server.cert_secret" --curve-allowed-dir "$ALLOWED"
+              --curve-server-cert "$KEYS/server.cert")
+CLIENT_KEYS=(--curve-cert "$KEYS/client.cert_secret" --curve-server-cert "$KEYS/server.cert")
+C_INGEST_EP=tcp://127.0.0.1:$C_INGEST
+C_PUBLISH_EP=tcp://127.0.0.1:$C_PUBLISH
+C_CONTROL_EP=tcp://127.0.0.1:$C_CONTROL
+C_CLIENT_EP=tcp://127.0.0.1:$C_CLIENT
+C_WORKER_EP=tcp://127.0.0.1:$C_WORKER
+
+start "$WORK/curve-sisas.log" "$SVC/farfan-sisas" "${CURVE_DAEMON[@]}" \
+    --ingest-endpoint "@$C_INGEST_EP" --publish-endpoint "@$C_PUBLISH_EP" \
+    --control-endpoint "@$C_CONTROL_EP" --http-port 0 --log-level warn \
+    --fusion-window-ms 500 --instance-id pyex-curve-sisas
+C_SISAS_PID=${PIDS[-1]}
+start "$WORK/curve-orchestrator.log" "$SVC/farfan-orchestrator" "${CURVE_DAEMON[@]}" \
+    --client-endpoint "@$C_CLIENT_EP" --worker-endpoint "@$C_WORKER_EP" \
+    --sisas-endpoint ">$C_INGEST_EP" --http-port "$C_HTTP" --log-level warn \
+    --data-dir "$WORK/curve-data" --contracts-dir "$SRC/contracts/default" \
+    --instance-id pyex-curve-orchestrator
+C_ORCHESTRATOR_PID=${PIDS[-1]}
+start "$WORK/curve-factory.log" "$SVC/farfan-factory" "${CURVE_DAEMON[@]}" \
+    --endpoint "@tcp://127.0.0.1:$C_FACTORY" --orchestrator-endpoint ">$C_WORKER_EP" \
+    --sisas-endpoint ">$C_INGEST_EP" --http-port 0 --log-level warn --max-workers 2 \
+    --instance-id pyex-curve-factory
+C_FACTORY_PID=${PIDS[-1]}
+for service in sisas:$C_CONTROL_EP orchestrator:$C_CLIENT_EP; do
+    if ! "$CTL" ping "${service%%:*}" --endpoint "${service#*:}" "${CLIENT_KEYS[@]}" \
+            --timeout 1000 --retries $((10 * SLOW)) >"$WORK/curve-ping.log" 2>&1; then
+        not_ok "CURVE farfan-${service%%:*} answers an allowed farfanctl PING" \
+            "$WORK/curve-ping.log" "$WORK/curve-${service%%:*}.log"
+        exit 1
+    fi
+done
+
+# The publisher with its keys from the environment, the tail with options.
+run_curve_publish() {
+    FARFAN_CURVE_CERT=$KEYS/client.cert_secret FARFAN_CURVE_SERVER_CERT=$KEYS/server.cert \
+    timeout $((60 * SLOW)) "$PY" "$EX/publish_signals.py" --ingest "$C_INGEST_EP" \
+        --publish "$C_PUBLISH_EP" --type pyexc.finding --source pyexc --subject-prefix PYEXC \
+        --groups 3 --burst 4 --sources 2 --singles 2 --json \
+        --connect-timeout-ms $((5000 * SLOW)) --fused-timeout-ms $((20000 * SLOW)) \
+        >"$WORK/curve-publish.json" 2>"$WORK/curve-publish.err" &&
+    "$PY" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+ok = (s["sent"] == 14 and s["dropped"] == 0 and s["checked"] and not s["problems"]
+      and [g["members"] for g in s["groups"]] == [4, 4, 4]
+      and all(g["fused_confidence"] == 0.9 for g in s["groups"]))
+sys.exit(0 if ok else 1)' "$WORK/curve-publish.json"
+}
+check "CURVE: publish_signals.py (keys from FARFAN_CURVE_*): every burst fused and delivered" \
+    "$WORK/curve-publish.json" "$WORK/curve-publish.err" "$WORK/curve-sisas.log" -- run_curve_publish
+
+start "$WORK/curve-run-tail.out" timeout $((600 * SLOW)) "$PY" "$EX/tail_signals.py" \
+    --endpoint "$C_PUBLISH_EP" "${CLIENT_KEYS[@]}" --topic run. --count 2 --json \
+    --timeout-ms $((500000 * SLOW))
+C_RUN_TAIL_PID=${PIDS[-1]}
+wait_for_line "$WORK/curve-run-tail.out" "^ready:" $((10 * SLOW)) ||
+    not_ok "CURVE: tail_signals.py subscribes to run." "$WORK/curve-run-tail.out"
+
+run_curve_client() {
+    timeout $((300 * SLOW)) "$PY" "$EX/orchestrator_client.py" "$PLAN" --endpoint "$C_CLIENT_EP" \
+        "${CLIENT_KEYS[@]}" --format json --out "$WORK/curve-report.json" \
+        --results-out "$WORK/curve-results.json" --data-timeout $((30000 * SLOW)) \
+        --wait-timeout $((240 * SLOW)) >"$WORK/curve-client.out" 2>"$WORK/curve-client.err" &&
+    grep -q "^run \S* SUCCEEDED" "$WORK/curve-client.out" &&
+    "$PY" -c '
+import json, re, sys
+report = json.load(open(sys.argv[1]))
+results = json.load(open(sys.argv[2]))["results"]
+out = open(sys.argv[3]).read()
+ok = (report.get("format") == "farfan-report/1" and len(report.get("questions", [])) == 300
+      and report.get("macro", {}).get("status") == "ok"
+      and re.search(r"results: %d contracts \(%d ok\)" % (len(results), len(results)), out))
+sys.exit(0 if ok else 1)' "$WORK/curve-report.json" "$WORK/curve-results.json" "$WORK/curve-client.out"
+}
+check "CURVE: orchestrator_client.py with --curve-cert: submit, watch to SUCCEEDED, results, report" \
+    "$WORK/curve-client.out" "$WORK/curve-client.err" "$WORK/curve-orchestrator.log" \
+    "$WORK/curve-factory.log" -- run_curve_client
+
+c_run_tail_status=0
+wait "$C_RUN_TAIL_PID" || c_run_tail_status=$?
+forget "$C_RUN_TAIL_PID"
+check_curve_run_signals() {
+    [ "$c_run_tail_status" -eq 0 ] &&
+    [ "$(grep -c '"type": "run.started"' "$WORK/curve-run-tail.out")" -eq 1 ] &&
+    [ "$(grep -c '"type": "run.completed"' "$WORK/curve-run-tail.out")" -eq 1 ]
+}
+check "CURVE: run.started and run.completed reach tail_signals.py (--curve-cert) through SISAS" \
+    "$WORK/curve-run-tail.out" -- check_curve_run_signals
+
+# Refused clients: no answer (exit 3) and a message naming the cause.
+check_refused() {   # check_refused OUT PATTERN COMMAND...
+    local out=$1 pattern=$2 status=0
+    shift 2
+    timeout $((60 * SLOW)) "$@" >"$out" 2>&1 || status=$?
+    [ "$status" -eq 3 ] || { echo "exit $status, expected 3" >>"$out"; return 1; }
+    grep -q "$pattern" "$out" || { echo "no line matching: $pattern" >>"$out"; return 1; }
+}
+REFUSED_OPTS=(--timeout $((300 * SLOW)) --data-timeout $((500 * SLOW)) --retries 2)
+check "CURVE: orchestrator_client.py without keys is refused: exit 3, says CURVE is required" \
+    "$WORK/refused-nokeys.out" -- check_refused "$WORK/refused-nokeys.out" \
+    "no answer from $C_CLIENT_EP.*requires CURVE" \
+    "$PY" "$EX/orchestrator_client.py" "$PLAN" --endpoint "$C_CLIENT_EP" "${REFUSED_OPTS[@]}"
+check "CURVE: orchestrator_client.py with a certificate not allowed is refused: exit 3, says so" \
+    "$WORK/refused-intruder.out" -- check_refused "$WORK/refused-intruder.out" \
+    "no answer from .*refused this client's certificate.*intruder.cert_secret" \
+    "$PY" "$EX/orchestrator_client.py" "$PLAN" --endpoint "$C_CLIENT_EP" "${REFUSED_OPTS[@]}" \
+        --curve-cert "$KEYS/intruder.cert_secret" --curve-server-cert "$KEYS/server.cert"
+check "CURVE: orchestrator_client.py with a wrong server key gets nothing: exit 3, says so" \
+    "$WORK/refused-server.out" -- check_refused "$WORK/refused-server.out" \
+    "no answer from .*intruder.cert is probably not the service's server certificate" \
+    "$PY" "$EX/orchestrator_client.py" "$PLAN" --endpoint "$C_CLIENT_EP" "${REFUSED_OPTS[@]}" \
+        --curve-cert "$KEYS/client.cert_secret" --curve-server-cert "$KEYS/intruder.cert"
+check "CURVE: publish_signals.py without keys is refused by SISAS: exit 3, says so" \
+    "$WORK/refused-publish.out" -- check_refused "$WORK/refused-publish.out" \
+    "not subscribed at $C_INGEST_EP.*requires CURVE" \
+    "$PY" "$EX/publish_signals.py" --ingest "$C_INGEST_EP" --connect-timeout-ms $((500 * SLOW))
+check "CURVE: tail_signals.py with a certificate not allowed is refused: exit 3, says so" \
+    "$WORK/refused-tail.out" -- check_refused "$WORK/refused-tail.out" \
+    "no SISAS at $C_PUBLISH_EP.*refused this client's certificate" \
+    "$PY" "$EX/tail_signals.py" --endpoint "$C_PUBLISH_EP" --connect-timeout-ms $((500 * SLOW)) \
+        --curve-cert "$KEYS/intruder.cert_secret" --curve-server-cert "$KEYS/server.cert"
+
+check_auth_metrics() {   # the orchestrator counted the refusals on its client socket
+    "$PY" - "$C_HTTP" >"$WORK/curve-metrics.out" 2>&1 <<'PY'
+import re, sys, urllib.request
+page = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode()
+counts = {}
+for line in page.splitlines():
+    m = re.match(r'farfan_auth_failures_total\{(.*)\} (\S+)$', line)
+    if m and 'socket="client"' in m.group(1):
+        reason = re.search(r'reason="(\w+)"', m.group(1)).group(1)
+        counts[reason] = counts.get(reason, 0) + float(m.group(2))
+print("auth failures on the client socket:", counts)
+sys.exit(0 if counts.get("auth", 0) >= 1 and counts.get("protocol", 0) >= 1 else 1)
+PY
+}
+check "CURVE: the orchestrator counted the refused handshakes (auth and protocol)" \
+    "$WORK/curve-metrics.out" -- check_auth_metrics
+
+# Bad certificate files: exit 2, the option and the path named; no daemon needed.
+check_bad_cert() {   # check_bad_cert OUT PATTERN COMMAND...
+    local out=$1 pattern=$2 status=0
+    shift 2
+    timeout 60 "$@" >"$out" 2>&1 || status=$?
+    [ "$status" -eq 2 ] || { echo "exit $status, expected 2" >>"$out"; return 1; }
+    grep -q "$pattern" "$out" || { echo "no line matching: $pattern" >>"$out"; return 1; }
+}
+printf 'curve\n    public-key = "short"\n' >"$WORK/malformed.cert"
+check "CURVE: a missing certificate file is exit 2 naming --curve-cert and the path" \
+    "$WORK/bad-missing.out" -- check_bad_cert "$WORK/bad-missing.out" \
+    "^orchestrator_client: --curve-cert $KEYS/nobody.cert_secret: no such file" \
+    "$PY" "$EX/orchestrator_client.py" "$PLAN" --endpoint "$C_CLIENT_EP" \
+        --curve-cert "$KEYS/nobody.cert_secret" --curve-server-cert "$KEYS/server.cert"
+check "CURVE: a public certificate given as the client's own is exit 2 (no secret key)" \
+    "$WORK/bad-public.out" -- check_bad_cert "$WORK/bad-public.out" \
+    "^publish_signals: --curve-cert $KEYS/client.cert: no secret key" \
+    "$PY" "$EX/publish_signals.py" --ingest "$C_INGEST_EP" \
+        --curve-cert "$KEYS/client.cert" --curve-server-cert "$KEYS/server.cert"
+check "CURVE: a malformed server certificate is exit 2 naming --curve-server-cert and the path" \
+    "$WORK/bad-malformed.out" -- check_bad_cert "$WORK/bad-malformed.out" \
+    "^tail_signals: --curve-server-cert $WORK/malformed.cert: the public key is 5 characters" \
+    "$PY" "$EX/tail_signals.py" --endpoint "$C_PUBLISH_EP" \
+        --curve-cert "$KEYS/client.cert_secret" --curve-server-cert "$WORK/malformed.cert"
+check "CURVE: --curve-cert without --curve-server-cert is exit 2" \
+    "$WORK/bad-half.out" -- check_bad_cert "$WORK/bad-half.out" \
+    "^tail_signals: --curve-cert is set but --curve-server-cert is not" \
+    "$PY" "$EX/tail_signals.py" --endpoint "$C_PUBLISH_EP" --curve-cert "$KEYS/client.cert_secret"
+
+check "CURVE farfan-factory stops cleanly on SIGTERM" "$WORK/curve-factory.log" -- \
+    stop_cleanly "$C_FACTORY_PID" "$WORK/curve-factory.log"
+check "CURVE farfan-orchestrator stops cleanly on SIGTERM" "$WORK/curve-orchestrator.log" -- \
+    stop_cleanly "$C_ORCHESTRATOR_PID" "$WORK/curve-orchestrator.log"
+check "CURVE farfan-sisas stops cleanly on SIGTERM" "$WORK/curve-sisas.log" -- \
+    stop_cleanly "$C_SISAS_PID" "$WORK/curve-sisas.log"
 
 echo "1..$test_number"
 [ "$failures" -eq 0 ]

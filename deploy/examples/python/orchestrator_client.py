@@ -7,19 +7,23 @@ and report — written from proto/PROTOCOL.md alone.
         [--params JSON] [--name NAME] [--format json|markdown|html] [--out FILE]
         [--results-out FILE] [--timeout MS] [--data-timeout MS] [--retries N]
         [--wait-timeout S]
+        [--curve-cert NAME.cert_secret --curve-server-cert server.cert]
 
 Every request is a Lazy Pirate exchange (PROTOCOL.md §7): a DEALER, a fresh
 correlation id, a bounded wait, and on silence a new socket and the same
 request again, a bounded number of times. Progress comes from WATCH
 (PROGRESS messages until the final state); when the stream goes quiet the
-client asks STATUS and watches again.
+client asks STATUS and watches again. With --curve-cert and
+--curve-server-cert (or FARFAN_CURVE_CERT / FARFAN_CURVE_SERVER_CERT) every
+socket is a CURVE client (PROTOCOL.md §6); a service that refuses the keys
+stays silent, and the "no answer" message says what the handshake showed.
 
 Needs Debian's python3-zmq, python3-protobuf and protobuf-compiler (the
 message classes are generated from proto/*.proto at start, see farfan_pb.py).
 Exit codes: 0 the run succeeded and its report was written; 1 the run failed
 or was cancelled, or the service answered an error; 2 usage or setup; 3 no
-answer (after the retries) or --wait-timeout reached; 130 interrupted (the
-run goes on).
+answer (after the retries; also a CURVE service refusing the keys) or
+--wait-timeout reached; 130 interrupted (the run goes on).
 """
 import argparse
 import itertools
@@ -36,6 +40,7 @@ except ImportError as error:
     sys.exit(f"orchestrator_client: {error}: apt-get install python3-zmq")
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import farfan_curve
 import farfan_pb
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_ANSWER = 0, 1, 2, 3
@@ -54,12 +59,18 @@ class ServiceError(Exception):
 class NoAnswer(Exception):
     """Every attempt timed out."""
 
+    def __init__(self, message, reason=""):
+        super().__init__(message + farfan_curve.reason(reason))
+
 
 class Client:
-    """A Lazy Pirate client of one request socket (PROTOCOL.md §7)."""
+    """A Lazy Pirate client of one request socket (PROTOCOL.md §7); a CURVE
+    client when curve (farfan_curve.Curve) is set."""
 
-    def __init__(self, pb, endpoint, timeout_ms=1000, attempts=3, sender_id=None):
+    def __init__(self, pb, endpoint, timeout_ms=1000, attempts=3, sender_id=None, curve=None):
         self.pb = pb
+        self.curve = curve
+        self.handshake = None      # farfan_curve.Handshake of the current socket
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self.attempts = attempts
@@ -71,16 +82,24 @@ class Client:
         self._connect()
 
     def _connect(self):
-        if self.sock is not None:
-            self.sock.close(0)     # linger 0: drop what the old attempt queued
+        self.close()               # linger 0: drop what the old attempt queued
         self.sock = self.context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        farfan_curve.apply(self.sock, self.curve)
+        self.handshake = farfan_curve.Handshake(self.sock, self.curve)
         self.sock.connect(self.endpoint)
 
     def close(self):
+        if self.handshake is not None:
+            self.handshake.close()
+            self.handshake = None
         if self.sock is not None:
             self.sock.close(0)
             self.sock = None
+
+    def why_silent(self):
+        """What the current socket's handshakes showed ("" when one succeeded)."""
+        return self.handshake.explain() if self.handshake else ""
 
     def new_id(self):
         return f"{self.sender_id}-{next(self.ids)}"
@@ -96,7 +115,7 @@ class Client:
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not self.sock.poll(max(1, int(left * 1000)), zmq.POLLIN):
+            if left <= 0 or not self.handshake.poll(max(1, int(left * 1000))):
                 return None
             frames = self.sock.recv_multipart()
             if frames and not frames[0]:        # a delimiter (we send none, but accept one)
@@ -147,11 +166,13 @@ class Client:
             if attempt < self.attempts:
                 print(f"orchestrator_client: {self.pb.envelope.MessageType.Name(msg_type)}: "
                       f"no answer from {self.endpoint} in {timeout_ms} ms, retrying "
-                      f"({attempt}/{self.attempts})",
+                      f"({attempt}/{self.attempts})"
+                      f"{farfan_curve.reason(self.why_silent())}",
                       file=sys.stderr)
                 self._connect()                      # same request, same correlation id
         raise NoAnswer(f"{self.pb.envelope.MessageType.Name(msg_type)}: no answer from "
-                       f"{self.endpoint} after {self.attempts} attempts of {timeout_ms} ms")
+                       f"{self.endpoint} after {self.attempts} attempts of {timeout_ms} ms",
+                       self.why_silent())
 
 
 class Runner:
@@ -251,7 +272,7 @@ class Runner:
                     return status
             if wait_until is not None and time.monotonic() >= wait_until:
                 raise NoAnswer(f"run {run_id} did not end within {self.args.wait_timeout} s "
-                               "(it goes on in the orchestrator)")
+                               "(it goes on in the orchestrator)", self.client.why_silent())
             # Quiet: the watch may be lost (orchestrator restarted, stream
             # dropped) or the run is just waiting. STATUS says which (Lazy
             # Pirate: reconnects as needed); then watch again.
@@ -334,6 +355,7 @@ def main():
     parser.add_argument("--proto-dir", default=None,
                         help="directory of farfan's .proto files (default ../../../proto)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    farfan_curve.add_arguments(parser)
     args = parser.parse_args()
     if args.timeout < 1 or args.data_timeout < 1 or args.retries < 1 or args.idle_ms < 1:
         parser.error("--timeout, --data-timeout, --retries and --idle-ms must be positive")
@@ -349,6 +371,11 @@ def main():
         parser.error(f"{args.document}: not a regular file")
 
     try:
+        curve = farfan_curve.from_args(args)
+    except farfan_curve.CurveError as error:
+        print(f"orchestrator_client: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         pb = farfan_pb.load(args.proto_dir)
     except farfan_pb.SetupError as error:
         print(f"orchestrator_client: {error}", file=sys.stderr)
@@ -361,7 +388,7 @@ def main():
     out = open(os.devnull, "w") if args.quiet else sys.stdout
     if args.out == "-":
         out = sys.stderr if not args.quiet else out
-    client = Client(pb, args.endpoint, args.timeout, args.retries)
+    client = Client(pb, args.endpoint, args.timeout, args.retries, curve=curve)
     runner = Runner(client, args, out)
     run_id = None
     try:

@@ -14,10 +14,12 @@ it; without it, it only publishes.
     publish_signals.py [--ingest tcp://127.0.0.1:5570] [--publish tcp://127.0.0.1:5571]
                        [--type example.finding] [--groups 3] [--burst 4] [--sources 2]
                        [--singles 2] [--json]
+                       [--curve-cert NAME.cert_secret --curve-server-cert server.cert]
 
 Needs only Debian's python3-zmq and python3-msgpack. Exit codes: 0 every
 signal sent (and, with --publish, every expected delivery and FUSED update
-seen), 1 something dropped, missing or wrong, 2 usage, 3 SISAS not reachable.
+seen), 1 something dropped, missing or wrong, 2 usage (or a bad certificate),
+3 SISAS not reachable (or refusing this client's CURVE keys: why on stderr).
 """
 import argparse
 import json
@@ -33,6 +35,7 @@ except ImportError as error:
     sys.exit(f"publish_signals: {error}: apt-get install python3-zmq python3-msgpack")
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import farfan_curve
 import tail_signals
 
 KNOWN = {"v", "id", "type", "source", "subject", "phase", "confidence", "ts", "seq", "payload"}
@@ -41,9 +44,10 @@ KNOWN = {"v", "id", "type", "source", "subject", "phase", "confidence", "ts", "s
 class Publisher:
     """signal-schema.md §9: an XPUB connected to SISAS's ingest socket that
     waits for SISAS's subscription, never blocks, and lets a dropped signal
-    consume its seq so that SISAS counts the loss."""
+    consume its seq so that SISAS counts the loss. With curve
+    (farfan_curve.Curve) it is a CURVE client."""
 
-    def __init__(self, endpoint, source, sndhwm=1000):
+    def __init__(self, endpoint, source, sndhwm=1000, curve=None):
         if not source or len(source.encode("utf-8")) > 107:
             raise ValueError("source must be 1..107 bytes (ids <source>:<seq> fit in 128)")
         self.source = source
@@ -56,9 +60,12 @@ class Publisher:
         self.sock.setsockopt(zmq.IMMEDIATE, 1)      # no queue without SISAS
         self.sock.setsockopt(zmq.SNDHWM, sndhwm)
         self.sock.setsockopt(zmq.LINGER, 2000)      # let queued signals leave at close
+        farfan_curve.apply(self.sock, curve)
+        self.handshake = farfan_curve.Handshake(self.sock, curve)
         self.sock.connect(endpoint)
 
     def _drain(self):
+        self.handshake.drain()
         # b"\x01" + prefix: SISAS subscribed; b"\x00" + prefix: it went away.
         while self.sock.poll(0, zmq.POLLIN):
             message = self.sock.recv()
@@ -74,7 +81,11 @@ class Publisher:
             left = deadline - time.monotonic()
             if self.topics > 0 or left <= 0:
                 return self.topics > 0
-            self.sock.poll(int(left * 1000) + 1, zmq.POLLIN)
+            self.handshake.poll(int(left * 1000) + 1)
+
+    def why_not_connected(self):
+        """The handshakes' story, for a message (farfan_curve.Handshake)."""
+        return self.handshake.explain()
 
     def publish(self, type_, subject=None, phase=None, confidence=None, payload=None,
                 extra=None):
@@ -114,6 +125,7 @@ class Publisher:
         return signal_id
 
     def close(self):
+        self.handshake.close()
         self.sock.close()
 
 
@@ -165,11 +177,18 @@ def main():
                         help="how long to wait for the FUSED updates after publishing "
                              "(SISAS emits them when the fusion window closes)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    farfan_curve.add_arguments(parser)
     args = parser.parse_args()
     if args.groups < 1 or args.burst < 2 or not 1 <= args.sources <= 8 or args.singles < 0:
         parser.error("need --groups >= 1, --burst >= 2, --sources 1..8, --singles >= 0")
     if args.type.startswith("$"):
         parser.error("--type must not start with '$' (reserved for SISAS)")
+
+    try:
+        curve = farfan_curve.from_args(args)
+    except farfan_curve.CurveError as error:
+        print(f"publish_signals: {error}", file=sys.stderr)
+        return 2
 
     log = sys.stderr if args.json else sys.stdout
     tail = None
@@ -178,17 +197,20 @@ def main():
         if args.publish:
             # Subscribe first: SISAS's delivery socket is a plain PUB for us,
             # it drops what it publishes before our subscription arrives.
-            tail = tail_signals.Tail(args.publish, (args.type,))
+            tail = tail_signals.Tail(args.publish, (args.type,), curve=curve)
             if not tail.wait_ready(args.connect_timeout_ms):
-                print(f"publish_signals: no SISAS delivery socket at {args.publish}",
+                print(f"publish_signals: no SISAS delivery socket at {args.publish} after "
+                      f"{args.connect_timeout_ms} ms{farfan_curve.reason(tail.why_not_ready())}",
                       file=sys.stderr)
                 return 3
-        publishers = [Publisher(args.ingest, f"{args.source}/{i + 1}")
+        publishers = [Publisher(args.ingest, f"{args.source}/{i + 1}", curve=curve)
                       for i in range(args.sources)]
         for publisher in publishers:
             if not publisher.wait_connected(args.connect_timeout_ms):
                 print(f"publish_signals: SISAS is not subscribed at {args.ingest} "
-                      f"after {args.connect_timeout_ms} ms", file=sys.stderr)
+                      f"after {args.connect_timeout_ms} ms"
+                      f"{farfan_curve.reason(publisher.why_not_connected())}",
+                      file=sys.stderr)
                 return 3
         return run(args, publishers, tail, log)
     except ValueError as error:

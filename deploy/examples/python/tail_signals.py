@@ -4,10 +4,12 @@ control signals (proto/sisas.md §3, proto/signal-schema.md).
 
     tail_signals.py [--endpoint tcp://127.0.0.1:5571] [--topic PREFIX]...
                     [--count N] [--until-fused N] [--timeout-ms MS] [--json]
+                    [--curve-cert NAME.cert_secret --curve-server-cert server.cert]
 
 Needs only Debian's python3-zmq and python3-msgpack. Exit codes: 0 done
 (count reached, or interrupted), 1 bad messages seen, 2 usage, 3 silence
-longer than --timeout-ms before the count was reached.
+longer than --timeout-ms before the count was reached, or no connection
+(a CURVE service refusing this client: the reason on stderr).
 """
 import argparse
 import json
@@ -19,9 +21,11 @@ import time
 try:
     import msgpack
     import zmq
-    from zmq.utils.monitor import recv_monitor_message
 except ImportError as error:
     sys.exit(f"tail_signals: {error}: apt-get install python3-zmq python3-msgpack")
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import farfan_curve
 
 DEFAULT_ENDPOINT = os.environ.get("FARFAN_SISAS_PUBLISH", "tcp://127.0.0.1:5571")
 CONTROL_TOPIC = "$sisas.control"
@@ -104,40 +108,44 @@ class Tail:
     """A SUB socket on SISAS's delivery socket. `wait_ready` returns once the
     connection's handshake is done (so the subscription is on its way: what
     SISAS publishes after that reaches us); `receive` returns one decoded
-    message or None on timeout."""
+    message or None on timeout. With curve (farfan_curve.Curve) the socket
+    is a CURVE client; `why_not_ready()` says why no handshake succeeded."""
 
-    def __init__(self, endpoint, topics=("",), rcvhwm=100000):
+    def __init__(self, endpoint, topics=("",), rcvhwm=100000, curve=None):
         self.endpoint = endpoint
         self.sock = zmq.Context.instance().socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
         for topic in topics:
             self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
-        self.monitor = self.sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        farfan_curve.apply(self.sock, curve)
+        self.handshake = farfan_curve.Handshake(self.sock, curve)
         self.sock.connect(endpoint)
         self.ready = False
 
     def wait_ready(self, timeout_ms):
         deadline = time.monotonic() + timeout_ms / 1000
         while not self.ready:
+            self.ready = self.handshake.drain()
             left = deadline - time.monotonic()
-            if left <= 0 or not self.monitor.poll(int(left * 1000) + 1):
-                return False
-            event = recv_monitor_message(self.monitor)
-            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self.ready = True
-        return True
+            if self.ready or left <= 0:
+                break
+            self.handshake.monitor.poll(int(left * 1000) + 1)
+        return self.ready
+
+    def why_not_ready(self):
+        """The handshakes' story, for a message (farfan_curve.Handshake)."""
+        return self.handshake.explain()
 
     def receive(self, timeout_ms):
         """Returns a decoded message, None on timeout; raises ValueError for a
         message that does not decode (it has been consumed)."""
-        if not self.sock.poll(timeout_ms, zmq.POLLIN):
+        if not self.handshake.poll(timeout_ms):
             return None
         return decode(self.sock.recv_multipart())
 
     def close(self):
-        self.sock.disable_monitor()
-        self.monitor.close(0)
+        self.handshake.close()
         self.sock.close(0)
 
 
@@ -159,18 +167,24 @@ def main():
     parser.add_argument("--no-control", action="store_true",
                         help="leave out $sisas.control messages")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    farfan_curve.add_arguments(parser)
     args = parser.parse_args()
     if args.count < 0 or args.until_fused < 0 or args.timeout_ms < 0:
         parser.error("--count, --until-fused and --timeout-ms must not be negative")
 
     try:
-        tail = Tail(args.endpoint, args.topic or ("",))
+        curve = farfan_curve.from_args(args)
+    except farfan_curve.CurveError as error:
+        print(f"tail_signals: {error}", file=sys.stderr)
+        return 2
+    try:
+        tail = Tail(args.endpoint, args.topic or ("",), curve=curve)
     except zmq.ZMQError as error:
         print(f"tail_signals: {args.endpoint}: {error}", file=sys.stderr)
         return 2
     if not tail.wait_ready(args.connect_timeout_ms):
-        print(f"tail_signals: no SISAS at {args.endpoint} after {args.connect_timeout_ms} ms",
-              file=sys.stderr)
+        print(f"tail_signals: no SISAS at {args.endpoint} after {args.connect_timeout_ms} ms"
+              f"{farfan_curve.reason(tail.why_not_ready())}", file=sys.stderr)
         tail.close()
         return 3
     print(f"ready: subscribed at {args.endpoint}", file=sys.stderr, flush=True)
