@@ -264,3 +264,91 @@ FF_TEST (envelope, protocol_document_example_is_what_we_encode)
     cr_assert_eq (zframe_size (zmsg_next (msg)), 0, "empty body frame");
     zmsg_destroy (&msg);
 }
+
+//  ---------------------------------------------------------------------
+//  ff_pbwire: RESULT_BATCH is built and walked by hand
+
+#include "factory.pb-c.h"
+#include "ff_pbwire.h"
+
+static void
+s_count_entry (const uint8_t *data, size_t size, void *arg)
+{
+    (void) data;
+    (void) size;
+    (*(size_t *) arg)++;
+}
+
+FF_TEST (envelope, hand_built_repeated_field_is_what_protobuf_c_reads)
+{
+    //  Three results packed alone, framed as ContractResults field 1, with
+    //  an index appended to one (the factory's way of stamping a cached
+    //  result): protobuf-c reads the same three, the last index winning.
+    const char *ids [3] = { "A", "B", "C" };
+    uint8_t batch [1024];
+    size_t used = 0;
+    for (size_t i = 0; i < 3; i++) {
+        Farfan__ContractResult result = FARFAN__CONTRACT_RESULT__INIT;
+        result.contract_id = (char *) ids [i];
+        result.index = 7;
+        uint8_t packed [128];
+        size_t size = farfan__contract_result__pack (&result, packed);
+        if (i == 1)
+            ff_pbwire_put_varint (packed, &size, 12, 300);
+        ff_pbwire_put_length (batch, &used, 1, size);
+        memcpy (batch + used, packed, size);
+        used += size;
+    }
+    Farfan__ContractResults *results = farfan__contract_results__unpack (NULL, used, batch);
+    cr_assert_not_null (results);
+    cr_assert_eq (results->n_results, 3);
+    cr_assert_str_eq (results->results [2]->contract_id, "C");
+    cr_assert_eq (results->results [0]->index, 7);
+    cr_assert_eq (results->results [1]->index, 300);
+    farfan__contract_results__free_unpacked (results, NULL);
+
+    //  Walked back: the same three slices, then the end; and by ff_pbwire_each.
+    cr_assert_eq (ff_pbwire_each (batch, used, 1, s_count_entry, &(size_t) { 0 }), 3);
+    cr_assert_eq (ff_pbwire_each (batch, used, 2, s_count_entry, &(size_t) { 0 }), 0);
+    cr_assert_eq (ff_pbwire_each (batch, used - 1, 1, s_count_entry, &(size_t) { 0 }), -1);
+    const uint8_t *at = batch;
+    uint32_t field;
+    const uint8_t *data;
+    size_t size;
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq (ff_pbwire_next_length (&at, batch + used, &field, &data, &size), 1);
+        cr_assert_eq (field, 1);
+        Farfan__ContractResult *one = farfan__contract_result__unpack (NULL, size, data);
+        cr_assert_str_eq (one->contract_id, ids [i]);
+        farfan__contract_result__free_unpacked (one, NULL);
+    }
+    cr_assert_eq (ff_pbwire_next_length (&at, batch + used, &field, &data, &size), 0);
+}
+
+FF_TEST (envelope, malformed_repeated_fields_are_refused)
+{
+    uint32_t field;
+    const uint8_t *data;
+    size_t size;
+    struct {
+        const char *what;
+        uint8_t bytes [12];
+        size_t length;
+    } cases [] = {
+        { "a length beyond the end", { 0x0a, 0x05, 'a', 'b' }, 4 },
+        { "a varint field", { 0x08, 0x01 }, 2 },
+        { "field number 0", { 0x02, 0x00 }, 2 },
+        { "a truncated key", { 0x8a }, 1 },
+        { "a truncated length", { 0x0a, 0x80 }, 2 },
+        { "a varint of 11 bytes", { 0x0a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                    0x80, 0x01 }, 12 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const uint8_t *at = cases [i].bytes;
+        cr_assert_eq (ff_pbwire_next_length (&at, cases [i].bytes + cases [i].length, &field,
+                                             &data, &size), -1, "%s", cases [i].what);
+    }
+    //  An empty batch is the end at once.
+    const uint8_t *at = cases [0].bytes;
+    cr_assert_eq (ff_pbwire_next_length (&at, at, &field, &data, &size), 0);
+}

@@ -7,9 +7,11 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "fac_reply_sink.h"
 #include "fac_server.h"
 #include "factory.pb-c.h"
 #include "ff_config.h"
+#include "ff_pbwire.h"
 #include "ff_test.h"
 
 //  ---------------------------------------------------------------------
@@ -101,9 +103,28 @@ typedef struct {
     Farfan__ContractResult **results;   // by arrival
     size_t count;
     Farfan__BatchDone *done;
+    size_t result_messages;             // RESULT messages
+    size_t batch_messages;              // RESULT_BATCH messages
+    size_t largest_batch;               // bytes of the largest RESULT_BATCH body
     uint32_t other_type;                // a reply that was neither (NEED_DOCUMENT, ERROR)
     char other_message [256];
 } s_outcome_t;
+
+static void
+s_outcome_add (s_outcome_t *outcome, const uint8_t *data, size_t size)
+{
+    outcome->results = (Farfan__ContractResult **) realloc (outcome->results,
+        (outcome->count + 1) * sizeof (Farfan__ContractResult *));
+    outcome->results [outcome->count] = farfan__contract_result__unpack (NULL, size, data);
+    cr_assert_not_null (outcome->results [outcome->count]);
+    outcome->count++;
+}
+
+static void
+s_outcome_add_entry (const uint8_t *data, size_t size, void *arg)
+{
+    s_outcome_add ((s_outcome_t *) arg, data, size);
+}
 
 static s_outcome_t
 s_execute (zsock_t *dealer, Farfan__Execute *execute)
@@ -121,12 +142,18 @@ s_execute (zsock_t *dealer, Farfan__Execute *execute)
         cr_assert_str_eq (ff_msg_correlation_id (reply), correlation_id);
         uint32_t type = ff_msg_type (reply);
         if (type == FARFAN__MESSAGE_TYPE__RESULT) {
-            outcome.results = (Farfan__ContractResult **) realloc (outcome.results,
-                (outcome.count + 1) * sizeof (Farfan__ContractResult *));
-            outcome.results [outcome.count] = farfan__contract_result__unpack (
-                NULL, ff_msg_body_size (reply), ff_msg_body_data (reply));
-            cr_assert_not_null (outcome.results [outcome.count]);
-            outcome.count++;
+            s_outcome_add (&outcome, ff_msg_body_data (reply), ff_msg_body_size (reply));
+            outcome.result_messages++;
+            continue;
+        }
+        if (type == FARFAN__MESSAGE_TYPE__RESULT_BATCH) {
+            //  ContractResults: field 1, one entry per result.
+            cr_assert_gt (ff_pbwire_each (ff_msg_body_data (reply), ff_msg_body_size (reply), 1,
+                                          s_outcome_add_entry, &outcome), 0,
+                          "an empty RESULT_BATCH, or one that does not parse");
+            outcome.batch_messages++;
+            if (ff_msg_body_size (reply) > outcome.largest_batch)
+                outcome.largest_batch = ff_msg_body_size (reply);
             continue;
         }
         if (type == FARFAN__MESSAGE_TYPE__BATCH_DONE)
@@ -413,6 +440,79 @@ FF_TEST (factory, contracts_measured_instant_skip_the_pool_unless_they_read_the_
     s_assert_ran (factory.dealer, noop, 4, NULL, "pool");
     s_factory_stop (&factory);
 }
+//  Execute.batch_results (what the orchestrator asks for): the results
+//  finished in one loop turn travel as one RESULT_BATCH, none as RESULT,
+//  a batch past FAC_REPLY_SINK_BATCH_BYTES goes at once, and every result
+//  still arrives exactly once before BATCH_DONE.
+FF_TEST (factory, batched_results_arrive_once_in_few_messages)
+{
+    enum { S_COUNT = 1500 };
+    char **texts = (char **) calloc (S_COUNT, sizeof (char *));
+    char **ids = (char **) calloc (S_COUNT, sizeof (char *));
+    for (size_t i = 0; i < S_COUNT; i++) {
+        char id [16];
+        snprintf (id, sizeof id, "N%04zu", i);
+        ids [i] = strdup (id);
+        texts [i] = (char *) malloc (256);
+        cr_assert_gt (snprintf (texts [i], 256,
+            "{\"format\":\"farfan-contract/1\",\"id\":\"%s\",\"version\":\"1\","
+            "\"type\":\"task\",\"applicable_phases\":[\"P02\"],"
+            "\"inputs\":{\"document\":false},\"methods\":[{\"method\":\"core.noop\"}]}",
+            id), 0);
+    }
+    s_factory_t factory = s_factory ((const char *const *) texts, S_COUNT,
+                                     "--batch-execution-threshold", "2", NULL, NULL);
+    Farfan__Execute execute = FARFAN__EXECUTE__INIT;
+    execute.contract_ids = ids;
+    execute.no_cache = true;
+    execute.batch_results = true;
+    //  Small, on the pool: results come as the workers finish them.
+    execute.n_contract_ids = 40;
+    s_outcome_t outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, 40);
+    cr_assert_eq (outcome.result_messages, 0, "%zu RESULT messages", outcome.result_messages);
+    cr_assert_geq (outcome.batch_messages, 1);
+    cr_assert_leq (outcome.batch_messages, 40);
+    s_outcome_free (&outcome);
+
+    //  Every contract: on the pool first (not measured yet), then, measured
+    //  instant, inline in one turn: more bytes than one batch may hold.
+    execute.n_contract_ids = S_COUNT;
+    outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, S_COUNT);
+    cr_assert_eq (outcome.result_messages, 0);
+    cr_assert_leq (outcome.batch_messages, S_COUNT);
+    s_outcome_free (&outcome);
+    outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, S_COUNT);
+    cr_assert_str_eq (outcome.results [0]->executed_by, "inline");
+    cr_assert_eq (outcome.result_messages, 0);
+    cr_assert_geq (outcome.batch_messages, 2, "%zu results in %zu RESULT_BATCH", outcome.count,
+                   outcome.batch_messages);
+    cr_assert_lt (outcome.batch_messages, S_COUNT / 10, "%zu RESULT_BATCH for %zu results",
+                  outcome.batch_messages, outcome.count);
+    //  Flushed once past the bound: it holds at most one result more.
+    cr_assert_lt (outcome.largest_batch, FAC_REPLY_SINK_BATCH_BYTES + 1024);
+    s_outcome_free (&outcome);
+
+    //  Without the flag: one RESULT each, as before.
+    execute.batch_results = false;
+    execute.n_contract_ids = 40;
+    outcome = s_execute (factory.dealer, &execute);
+    s_assert_complete (&outcome, 40);
+    cr_assert_eq (outcome.result_messages, 40);
+    cr_assert_eq (outcome.batch_messages, 0);
+    s_outcome_free (&outcome);
+
+    for (size_t i = 0; i < S_COUNT; i++) {
+        free (texts [i]);
+        free (ids [i]);
+    }
+    free (texts);
+    free (ids);
+    s_factory_stop (&factory);
+}
+
 FF_TEST (factory, parallel_execution_off_runs_everything_inline)
 {
     const char *contracts [] = { S_MICRO ("A", ""), S_MICRO ("B", "") };

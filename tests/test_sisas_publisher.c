@@ -329,7 +329,9 @@ FF_TEST (sisas_publisher, a_real_publisher_slows_down_under_backpressure)
     } while (pacing.backpressure && zclock_mono () < deadline);
     cr_assert_not (pacing.backpressure);
     cr_assert_float_eq (pacing.rate, 0, 1e-12, "unpaced again");
-    //  The next signal goes through and shows the paced drops as a gap.
+    //  The next signal goes through and shows the paced drops as a gap
+    //  (when there were any: on a slow machine the 200 sends may all fit
+    //  the pace, see above).
     ff_signal_t last;
     ff_signal_init (&last);
     strcpy (last.type, "work");
@@ -337,12 +339,14 @@ FF_TEST (sisas_publisher, a_real_publisher_slows_down_under_backpressure)
     cr_assert_eq (ff_publisher_send (publisher, &last), 0);
     Farfan__SisasHealth *health = s_health (bus.dealer);
     deadline = zclock_mono () + FF_TEST_TIMEOUT_MS;
-    while (health->stats->upstream_lost == 0 && zclock_mono () < deadline) {
+    bool dropped = after.dropped_paced > 0;
+    while (dropped && health->stats->upstream_lost == 0 && zclock_mono () < deadline) {
         s_health_free (&health);
         health = s_health (bus.dealer);
     }
     s_assert_identity (health->stats);
-    cr_assert_gt (health->stats->upstream_lost, 0, "the paced drops show as seq gaps");
+    if (dropped)
+        cr_assert_gt (health->stats->upstream_lost, 0, "the paced drops show as seq gaps");
     s_health_free (&health);
     ff_publisher_destroy (&publisher);
     zsock_destroy (&vehicle);

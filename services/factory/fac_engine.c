@@ -14,6 +14,7 @@
 #include "fac_pool.h"
 #include "ff_clock.h"
 #include "ff_log.h"
+#include "ff_pbwire.h"
 #include "ff_utf8.h"
 
 #include <math.h>
@@ -199,21 +200,6 @@ static void s_task_run (s_task_t *task);
 static void s_timer_end (fac_engine_t *engine, int64_t *timer_id);
 static void s_submit_flush (fac_engine_t *self);
 
-//  Appends a varint field to a protobuf message held in buffer (at *used).
-static void
-s_append_varint (uint8_t *buffer, size_t *used, uint32_t field, uint64_t value)
-{
-    uint64_t key = (uint64_t) field << 3;      //  wire type 0
-    do {
-        buffer [(*used)++] = (uint8_t) ((key & 0x7f) | (key > 0x7f ? 0x80 : 0));
-        key >>= 7;
-    } while (key);
-    do {
-        buffer [(*used)++] = (uint8_t) ((value & 0x7f) | (value > 0x7f ? 0x80 : 0));
-        value >>= 7;
-    } while (value);
-}
-
 static void
 s_count_result (s_batch_t *batch, int status, bool from_cache)
 {
@@ -343,7 +329,7 @@ s_task_report (s_task_t *task, int status, const char *error, bool on_worker)
     if (blob) {
         blob->size = farfan__contract_result__pack (&result, blob->data);
         size_t sent = blob->size;
-        s_append_varint (blob->data, &sent, 12, task->index);
+        ff_pbwire_put_varint (blob->data, &sent, 12, task->index);
         batch->sink->result (batch->sink, blob->data, sent);
         if (ok && *task->cache_key) {
             ff_cache_put (engine->results, task->cache_key, blob, sizeof (s_blob_t) + blob->size,
@@ -1063,8 +1049,8 @@ s_task_from_cache (s_task_t *task)
         return false;
     memcpy (reply, blob->data, blob->size);
     size_t used = blob->size;
-    s_append_varint (reply, &used, 12, task->index);
-    s_append_varint (reply, &used, 9, 1);
+    ff_pbwire_put_varint (reply, &used, 12, task->index);
+    ff_pbwire_put_varint (reply, &used, 9, 1);
     task->batch->sink->result (task->batch->sink, reply, used);
     free (reply);
     s_count_result (task->batch, FARFAN__RESULT_STATUS__RESULT_OK, true);
@@ -1524,6 +1510,12 @@ fac_engine_execute (fac_engine_t *self, const fac_batch_request_t *request,
 size_t
 fac_engine_prewarm (fac_engine_t *self, const char *const *contract_ids, size_t count)
 {
+    //  No more than the compiled cache holds: beyond, each compilation
+    //  would evict an earlier one before its first use.
+    ff_cache_stats_t stats;
+    ff_cache_stats (self->compiled, &stats);
+    if (count > stats.max_size)
+        count = stats.max_size;
     size_t started = 0;
     uint64_t now_ms = ff_clock_mono_us () / 1000;
     for (size_t i = 0; i < count && self->contracts; i++) {

@@ -116,8 +116,9 @@ int
                         fac_sink_t *sink, uint32_t *code, char *err, size_t err_size);
 
 //  Compiles these contracts ahead of use (on the pool while it has room,
-//  else inline). Returns how many were started (already compiled or
-//  unknown ids are skipped).
+//  else inline): the first of them the compiled cache can hold (its
+//  max_size), in the order given. Returns how many were started (already
+//  compiled or unknown ids are skipped).
 size_t
     fac_engine_prewarm (fac_engine_t *self, const char *const *contract_ids, size_t count);
 

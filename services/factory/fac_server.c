@@ -10,6 +10,7 @@
 #include "fac_link.h"
 #include "fac_method.h"
 #include "fac_plan.h"
+#include "fac_reply_sink.h"
 #include "ff_clock.h"
 #include "ff_log.h"
 
@@ -110,6 +111,7 @@ struct fac_server {
     ff_gauge_t *invalid_gauge;      // farfan_contracts_invalid
     ff_gauge_t *loaded_gauge;       // farfan_contracts_loaded
     fac_link_t *link;               // registration with the orchestrator; NULL standalone
+    fac_reply_flusher_t *flusher;   // turn-end flush of batched EXECUTE results
 };
 
 //  ---------------------------------------------------------------------
@@ -302,34 +304,6 @@ s_handle_put_document (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
     farfan__put_document__free_unpacked (put, NULL);
 }
 
-//  The sink of one EXECUTE: results and BatchDone go to the requester.
-typedef struct {
-    fac_sink_t base;
-    ff_reply_t *reply;
-} s_execute_sink_t;
-
-static void
-s_sink_result (fac_sink_t *sink, const uint8_t *data, size_t size)
-{
-    ff_reply_send_packed (((s_execute_sink_t *) sink)->reply, FARFAN__MESSAGE_TYPE__RESULT,
-                          data, size);
-}
-
-static void
-s_sink_abandon (fac_sink_t *sink)
-{
-    s_execute_sink_t *self = (s_execute_sink_t *) sink;
-    ff_reply_destroy (&self->reply);
-    free (self);
-}
-
-static void
-s_sink_done (fac_sink_t *sink, const Farfan__BatchDone *done)
-{
-    ff_reply_send (((s_execute_sink_t *) sink)->reply, FARFAN__MESSAGE_TYPE__BATCH_DONE, &done->base);
-    s_sink_abandon (sink);
-}
-
 //  Execute.contract_digests: every contract must run the definition the
 //  requester names. One this factory does not hold (not loaded, or loaded
 //  with another digest: another requester's PUT_CONTRACTS replaced it)
@@ -414,24 +388,21 @@ s_handle_execute (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
         .max_parallel = execute->max_parallel,
         .plan_id = execute->plan_id,
     };
-    s_execute_sink_t *sink = (s_execute_sink_t *) zmalloc (sizeof (s_execute_sink_t));
-    sink->base.result = s_sink_result;
-    sink->base.done = s_sink_done;
-    sink->base.abandon = s_sink_abandon;
-    sink->reply = ff_rpc_defer (rpc, request);
+    fac_sink_t *sink = fac_reply_sink_new (ff_rpc_defer (rpc, request),
+                                           execute->batch_results ? self->flusher : NULL);
     uint32_t code = 0;
     char err [256];
-    int rc = fac_engine_execute (self->engine, &batch, &sink->base, &code, err, sizeof err);
+    int rc = fac_engine_execute (self->engine, &batch, sink, &code, err, sizeof err);
     if (rc == -2) {
         Farfan__NeedDocument need = FARFAN__NEED_DOCUMENT__INIT;
         need.digest = execute->input_digest;
-        ff_reply_send (sink->reply, FARFAN__MESSAGE_TYPE__NEED_DOCUMENT, &need.base);
-        s_sink_abandon (&sink->base);
+        ff_reply_send (fac_reply_sink_reply (sink), FARFAN__MESSAGE_TYPE__NEED_DOCUMENT, &need.base);
+        fac_reply_sink_destroy (&sink);
     }
     else
     if (rc == -1) {
-        ff_reply_error (sink->reply, code, "%s", err);
-        s_sink_abandon (&sink->base);
+        ff_reply_error (fac_reply_sink_reply (sink), code, "%s", err);
+        fac_reply_sink_destroy (&sink);
     }
 
 cleanup:
@@ -969,6 +940,7 @@ fac_server_new (const fac_config_t *config, char *err, size_t err_size)
     if (!self->engine)
         goto failed;
     fac_engine_set_contracts (self->engine, self->contracts);
+    self->flusher = fac_reply_flusher_new (ff_service_loop (self->service));
 
     zsock_t *direct = ff_service_socket (self->service, "direct", ZMQ_ROUTER,
                                          config->endpoint, true, err, err_size);
@@ -1022,6 +994,7 @@ fac_server_destroy (fac_server_t **self_p)
         //  The engine first: it cancels timers and programs in the
         //  service's loop, which must still exist.
         fac_engine_destroy (&self->engine);
+        fac_reply_flusher_destroy (&self->flusher);
         ff_service_destroy (&self->service);
         fac_contract_set_destroy (&self->contracts);
         fac_load_report_free (&self->report);

@@ -13,6 +13,7 @@
 #include "factory.pb-c.h"
 #include "ff_clock.h"
 #include "ff_log.h"
+#include "ff_pbwire.h"
 #include "ff_signal.h"
 
 #include <jansson.h>
@@ -1453,6 +1454,7 @@ s_send_batch (s_run_t *run, s_worker_t *worker, char **ids, size_t count, uint32
     execute.run_id = run->id;
     execute.contract_digests = (char **) digests;
     execute.n_contract_digests = digests ? count : 0;
+    execute.batch_results = true;
     s_request_t *request = s_request (self, S_REQ_EXECUTE, run, worker->id,
                                       FARFAN__MESSAGE_TYPE__EXECUTE, &execute.base);
     for (size_t i = 0; i < input_count; i++)
@@ -1724,10 +1726,10 @@ s_contract_lost (s_run_t *run, const char *contract_id, const char *factory_id,
 }
 
 static void
-s_on_result (orc_engine_t *self, s_worker_t *worker, s_request_t *request, const ff_msg_t *msg)
+s_on_result (orc_engine_t *self, s_worker_t *worker, s_request_t *request, const uint8_t *packed,
+             size_t packed_size)
 {
-    Farfan__ContractResult *result = farfan__contract_result__unpack (
-        NULL, ff_msg_body_size (msg), ff_msg_body_data (msg));
+    Farfan__ContractResult *result = farfan__contract_result__unpack (NULL, packed_size, packed);
     if (!result) {
         //  Its contract stays unreported: back to the queue at BATCH_DONE.
         ff_counter_inc (self->malformed_replies);
@@ -1769,7 +1771,7 @@ s_on_result (orc_engine_t *self, s_worker_t *worker, s_request_t *request, const
     if (result->status == FARFAN__RESULT_STATUS__RESULT_FAILED
     ||  result->status == FARFAN__RESULT_STATUS__RESULT_TIMEOUT) {
         s_contract_lost (run, id, worker->id, *result->error ? result->error : "failed", true,
-                         ff_msg_body_data (msg), ff_msg_body_size (msg), (int) result->status);
+                         packed, packed_size, (int) result->status);
         farfan__contract_result__free_unpacked (result, NULL);
         return;
     }
@@ -1781,14 +1783,42 @@ s_on_result (orc_engine_t *self, s_worker_t *worker, s_request_t *request, const
     pending->status = (int) result->status;
     pending->attempts = (uint32_t) (uintptr_t) zhashx_lookup (run->attempts, id);
     pending->factory_id = strdup (worker->id);
-    pending->size = ff_msg_body_size (msg);
+    pending->size = packed_size;
     pending->packed = (uint8_t *) malloc (pending->size ? pending->size : 1);
     if (pending->packed)
-        memcpy (pending->packed, ff_msg_body_data (msg), pending->size);
+        memcpy (pending->packed, packed, pending->size);
     pending->confidence = result->confidence;
     s_done_from_result (&pending->done, result);
     farfan__contract_result__free_unpacked (result, NULL);
     s_pending_add (self, pending);
+}
+
+//  RESULT_BATCH: each ContractResults entry as a RESULT. Where the framing
+//  breaks, the entries after it are lost like an undecodable RESULT
+//  (counted; their contracts go back to the queue at BATCH_DONE).
+typedef struct {
+    orc_engine_t *engine;
+    s_worker_t *worker;
+    s_request_t *request;
+} s_batch_reply_t;
+
+static void
+s_on_batch_entry (const uint8_t *data, size_t size, void *arg)
+{
+    s_batch_reply_t *reply = (s_batch_reply_t *) arg;
+    s_on_result (reply->engine, reply->worker, reply->request, data, size);
+}
+
+static void
+s_on_result_batch (orc_engine_t *self, s_worker_t *worker, s_request_t *request,
+                   const ff_msg_t *msg)
+{
+    s_batch_reply_t reply = { self, worker, request };
+    if (ff_pbwire_each (ff_msg_body_data (msg), ff_msg_body_size (msg), 1, s_on_batch_entry,
+                        &reply) < 0) {
+        ff_counter_inc (self->malformed_replies);
+        ff_log_warn ("factory %s: a RESULT_BATCH that does not decode", worker->id);
+    }
 }
 
 //  Contracts of a request that never got a result go back to the queue.
@@ -2015,7 +2045,12 @@ orc_engine_reply (orc_engine_t *self, const char *factory_id, const ff_msg_t *ms
     switch (request->kind) {
         case S_REQ_EXECUTE:
             if (type == FARFAN__MESSAGE_TYPE__RESULT) {
-                s_on_result (self, worker, request, msg);
+                s_on_result (self, worker, request, ff_msg_body_data (msg), ff_msg_body_size (msg));
+                finished = false;
+            }
+            else
+            if (type == FARFAN__MESSAGE_TYPE__RESULT_BATCH) {
+                s_on_result_batch (self, worker, request, msg);
                 finished = false;
             }
             else
