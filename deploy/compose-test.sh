@@ -6,8 +6,9 @@
 # outside the containers (the Python client of deploy/examples/python, or
 # farfanctl), checks the results and the report, checks that Prometheus
 # scrapes every service (every target up, farfan_ metrics of each job),
-# kills one factory in the middle of a second run and checks that the run
-# still completes with every result exactly once, checks that every daemon
+# kills a factory that holds contracts in the middle of a second run and
+# checks that the orchestrator dispatches them again and the run still
+# completes with every result exactly once, checks that every daemon
 # ends cleanly on SIGTERM, and tears everything down: it leaves no
 # container, network or volume behind (trap), whatever happens.
 #
@@ -80,7 +81,15 @@ teardown_done=0
 teardown () {
     [ "$teardown_done" -eq 0 ] || return 0
     teardown_done=1
-    [ -n "${watchdog:-}" ] && { pkill -P "$watchdog" sleep 2>/dev/null; kill "$watchdog" 2>/dev/null; }
+    # The watchdog before its sleep: a watchdog that saw its sleep end first
+    # would go on to its time-limit message and SIGTERM us.
+    if [ -n "${watchdog:-}" ]; then
+        local sleeper
+        sleeper=$(pgrep -P "$watchdog" -x sleep)
+        kill "$watchdog" 2>/dev/null
+        [ -z "$sleeper" ] || kill $sleeper 2>/dev/null
+    fi
+    [ -n "${pinger:-}" ] && kill "$pinger" 2>/dev/null
     if [ "$up" -eq 1 ]; then
         timeout 180 podman-compose -p "$project" "${compose_files[@]}" down -v \
             >"$work/compose-down.log" 2>&1 || true
@@ -492,77 +501,253 @@ d = json.load(sys.stdin)
 print(int(sum(float(r["value"][1]) for r in d["data"]["result"])) if d["status"] == "success" else "")
 ' 2>/dev/null
 }
+# prom_scraped_since T: Prometheus has scraped the orchestrator after unix time
+# T (its counters as of then are in the next instant query), within 20 s.
+prom_scraped_since () {
+    local deadline=$(($(date +%s) + 20)) last
+    while :; do
+        last=$(prom_value 'max(timestamp(up{job="farfan-orchestrator"}))')
+        [ -n "$last" ] && [ "$last" -gt "$1" ] && return 0
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 1
+    done
+}
+
+# The killer: submits the run with `farfanctl run --wait --interval 0`,
+# which prints every change of the run as the orchestrator reports it; as
+# soon as a phase of 300 contracts (P02, P03) is being dispatched, it asks
+# the orchestrator's FACTORIES (farfanctl factories --json: contracts in
+# flight per factory instance id) and SIGKILLs the container of the factory
+# with the most in flight right then: its main process (the container's
+# PID 1, farfan-factory), from the host, as `podman kill` would but without
+# podman's own start-up (0.3 s on an idle machine, more on a busy one: time
+# in which the factory could hand back what it holds). Polling STATUS with
+# a process per poll instead misses phases that last under a second.
+# Arguments: CTL ORC PDF PARAMS LIMIT_S HOSTNAME=CONTAINER:PID...
+# (a factory's instance id is its container's hostname, '-', 8 hex digits).
+# Prints "run RUN", then "killed CONTAINER PID INSTANCE IN_FLIGHT POLLS
+# SECONDS PHASE running DONE/TOTAL" (IN_FLIGHT: the orchestrator's count in
+# the poll just before the kill; the phase's progress as last reported) or
+# "missed WHY", then follows the run to its end ("watch-exit CODE"; every
+# progress line, timed, in kill.py.progress); exits 0 when it killed.
+cat >"$work/kill.py" <<'EOF'
+import json, os, queue, re, signal, subprocess, sys, threading, time
+ctl, orc, pdf, params, limit = sys.argv[1:6]
+hosts = {}
+for arg in sys.argv[6:]:
+    host, _, rest = arg.partition("=")
+    name, _, pid = rest.rpartition(":")
+    if host and name and pid.isdigit():
+        hosts[host] = (name, int(pid))
+
+watch = subprocess.Popen([ctl, "run", pdf, "--wait", "--interval", "0", "--name", "compose-kill",
+                          "--params", params, "--endpoint", orc, "--timeout", "60000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+lines = queue.Queue()
+def reader():
+    for line in watch.stdout:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+threading.Thread(target=reader, daemon=True).start()
+log = open(sys.argv[0] + ".progress", "w", encoding="utf-8")
+start = time.monotonic()
+
+def next_line(timeout):
+    try:
+        line = lines.get(timeout=timeout)
+    except queue.Empty:
+        return ""
+    if line is not None:
+        print(f"{time.monotonic() - start:7.3f} {line}", file=log, flush=True)
+    return line
+
+def factories():
+    p = subprocess.run([ctl, "factories", "--json", "--endpoint", orc, "--timeout", "5000"],
+                       capture_output=True, text=True)
+    try:
+        return json.loads(p.stdout).get("factories", []) if p.returncode == 0 else []
+    except ValueError:
+        return []
+
+def finish(code):
+    # The watcher goes on to the run's end (its progress is in the log).
+    while next_line(None) is not None:
+        pass
+    print("watch-exit", watch.wait(), flush=True)
+    sys.exit(code)
+
+run = None
+progress = "-"          # the last progress line of a phase
+big = re.compile(r"^(P0[23]) running (\d+)/(\d+)")
+armed = False
+polls = 0
+while time.monotonic() - start < float(limit):
+    line = next_line(0 if armed else 0.5)
+    if line is None:
+        print("missed", f"the run ended ({progress}) before a factory was seen with contracts in flight ({polls} polls)")
+        finish(1)
+    if line:
+        if run is None and line.startswith("run-"):
+            run = line.split()[0]
+            print("run", run, flush=True)
+        if re.match(r"^P\d\d ", line):
+            progress = line
+        m = big.match(line)
+        if m:
+            armed = int(m.group(2)) < int(m.group(3))
+        elif re.match(r"^P0[23] \d+/\d+ ", line):
+            armed = False         # that phase ended
+        if not armed:
+            continue
+    if not armed:
+        continue
+    # A phase of 300 contracts is being dispatched: the factory with the
+    # most in flight now, killed right away.
+    polls += 1
+    busy = []
+    for f in factories():
+        host = str(f.get("instance_id", "")).rpartition("-")[0]
+        if f.get("in_flight", 0) > 0 and host in hosts:
+            busy.append((f["in_flight"], f["instance_id"], host))
+    if not busy:
+        continue
+    in_flight, instance, host = max(busy)
+    name, pid = hosts[host]
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            if comm.read().strip() != "farfan-factory":
+                raise OSError(f"pid {pid} is not farfan-factory")
+        os.kill(pid, signal.SIGKILL)
+    except OSError as e:
+        print("missed", f"cannot kill {name} ({e})")
+        finish(1)
+    print("killed", name, pid, instance, in_flight, polls, f"{time.monotonic() - start:.2f}",
+          " ".join(progress.split()[:3]), flush=True)
+    finish(0)
+print("missed", f"no factory seen with contracts in flight within {limit} s ({progress}; {polls} polls)")
+watch.terminate()
+finish(1)
+EOF
+
 if [ -f "$plan_pdf" ]; then
+    # The counters before the run, as of a scrape after run 1 ended.
+    prom_scraped_since "$(date +%s)" || note "Prometheus has not scraped the orchestrator for 20 s"
     t0=$(date +%s)
+    expired_before=$(prom_value 'farfan_factory_expirations_total{job="farfan-orchestrator"}')
+    lost_before=$(prom_value 'farfan_contracts_redispatched_total{job="farfan-orchestrator",reason="lost"}')
+    duplicates_before=$(prom_value 'farfan_results_duplicate_total{job="farfan-orchestrator"}')
+    factory_map=""
+    for c in ${project}_factory_1 ${project}_factory_2; do
+        factory_map="$factory_map $(podman inspect --format '{{.Config.Hostname}}={{.Name}}:{{.State.Pid}}' "$c" 2>/dev/null)"
+    done
+    # The client API as a client outside sees it during the run: farfanctl
+    # ping from the host every 0.2 s (rtt: send to reply, connection
+    # included), until the run has ended.
+    ( while :; do
+          "$ctl" ping orchestrator --json --endpoint "$orc" --timeout 10000 --retries 1 2>/dev/null ||
+              echo '{"failed": true}'
+          sleep 0.2
+      done ) >"$work/ping2.log" 2>/dev/null </dev/null &
+    pinger=$!
     # The PDF (converted by the orchestrator's pdftotext) with params of its
     # own: nothing of it is in any cache, every contract really runs.
-    run2=$(timeout 60 "$ctl" run "$plan_pdf" --no-wait --name compose-kill \
-           --params "{\"compose_test\":\"$project\"}" --endpoint "$orc" --timeout 60000 \
-           2>"$work/run2.log")
+    timeout 420 python3 "$work/kill.py" "$ctl" "$orc" "$plan_pdf" "{\"compose_test\":\"$project\"}" 120 \
+        $factory_map >"$work/kill.log" 2>&1
+    run2=$(sed -n 's/^run \(run-[^ ]*\)$/\1/p' "$work/kill.log")
+    read -r verdict victim victim_pid victim_id victim_in_flight polls kill_s kill_phase _ kill_done \
+        <<<"$(grep -E '^(killed|missed) ' "$work/kill.log" | tail -n 1)"
     if [ -z "$run2" ]; then
-        fail "run 2: Plan_1.pdf could not be submitted" "$(tail -n 5 "$work/run2.log")"
+        fail "run 2: Plan_1.pdf could not be submitted" "$(tail -n 5 "$work/kill.log" "$work/kill.py.progress" 2>/dev/null)"
     else
-        # Kill a factory as soon as the orchestrator says the run is
-        # accepted and not ended (QUEUED: converting the PDF, or RUNNING),
-        # long before it ends: for up to 3 s (heartbeats) the orchestrator
-        # still counts on the dead factory and may dispatch to it. (Its
-        # client API can answer seconds late while a phase runs on a busy
-        # machine, so waiting for a later moment risks missing the run;
-        # and it keeps only a few contracts in flight per factory, so which
-        # factory holds work at the kill is not chosen.)
-        victim="${project}_factory_2"
-        state=""
-        deadline=$(($(date +%s) + 120))
-        while [ "$(date +%s)" -lt "$deadline" ]; do
-            state=$("$ctl" status "$run2" --json --endpoint "$orc" --timeout 2000 2>/dev/null |
-                python3 -c '
+        # The container died of it (exit 137); podman may have started it
+        # again since (restart: unless-stopped: a kill not through podman
+        # counts as a crash), as a new factory instance. Its "died" event
+        # says so; without podman events, its state (stopped with 137, or
+        # running again as another process).
+        died=""
+        if [ "${verdict:-}" = killed ]; then
+            died=$(timeout 30 podman events --stream=false --since "$t0" --filter "container=$victim" \
+                   --filter event=died --format '{{.ContainerExitCode}}' 2>/dev/null | tail -n 1)
+            if [ -z "$died" ]; then
+                read -r running code pid_now <<<"$(podman inspect \
+                    --format '{{.State.Running}} {{.State.ExitCode}} {{.State.Pid}}' "$victim" 2>/dev/null)"
+                [ "${running:-}" = false ] && died=$code
+                [ "${running:-}" = true ] && [ "${pid_now:-}" != "$victim_pid" ] && died=137
+            fi
+        fi
+        if [ "${verdict:-}" = killed ] && [ "$died" = 137 ]; then
+            restarts=$(podman inspect --format '{{.RestartCount}}' "$victim" 2>/dev/null)
+            ok "run 2 (farfanctl, Plan_1.pdf): $victim (factory $victim_id) killed (SIGKILL, exit 137) with $victim_in_flight contracts in flight to it, ${kill_s} s after the submission (phase $kill_phase running, $kill_done done; FACTORIES polls: $polls; restarted by podman since: ${restarts:-?} times)"
+        else
+            fail "run 2: no factory was killed holding contracts in flight" "$(tail -n 3 "$work/kill.log")" \
+                "${died:+$victim died with exit $died}" "$(tail -n 4 "$work/kill.py.progress" 2>/dev/null)"
+            victim_id=""
+        fi
+        if timeout 300 "$ctl" status "$run2" --wait --endpoint "$orc" >"$work/run2-status.log" 2>&1; then
+            took=$("$ctl" status "$run2" --json --endpoint "$orc" 2>/dev/null | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-print(str(s.get("state", "")).replace("RUN_", ""), s.get("current_phase") or "-",
-      str(s.get("done", 0)) + "/" + str(s.get("total", 0)))' 2>/dev/null)
-            case "$state" in
-                QUEUED*|RUNNING*|SUCCEEDED*|FAILED*|CANCELLED*) break ;;
-            esac
-            sleep 0.05
-        done
-        expired_before=$(prom_value 'farfan_factory_expirations_total{job="farfan-orchestrator"}')
-        redispatched_before=$(prom_value 'farfan_contracts_redispatched_total{job="farfan-orchestrator"}')
-        podman kill "$victim" >/dev/null 2>&1
-        case "$state" in
-            QUEUED*|RUNNING*)
-                ok "run 2 (farfanctl, Plan_1.pdf): $victim killed (SIGKILL) mid-run (run then: $state)" ;;
-            *)
-                fail "run 2: the factory kill did not land mid-run (run state then: '${state}')" ;;
-        esac
-        if timeout 300 "$ctl" status "$run2" --wait --endpoint "$orc" >"$work/run2-status.log" 2>&1; then
-            ok "run 2 SUCCEEDED despite the killed factory ($(($(date +%s) - t0)) s)"
+print("%.1f" % ((s["ended_at_us"] - s["submitted_at_us"]) / 1e6))' 2>/dev/null)
+            ok "run 2 SUCCEEDED despite the killed factory (in ${took:-?} s, submission to end)"
         else
             fail "run 2 did not succeed after the factory kill" "$(tail -n 8 "$work/run2-status.log")"
         fi
+        kill "$pinger" 2>/dev/null
         if timeout 120 "$ctl" results "$run2" --json --endpoint "$orc" --timeout 60000 \
                 >"$work/results2.json" 2>"$work/results2.err"; then
             check_results "$work/results2.json" "$run2" "run 2 (factory killed)"
         else
             fail "run 2: farfanctl results failed" "$(tail -n 3 "$work/results2.err")"
         fi
-        # The orchestrator gave the dead factory up (heartbeats: 3 s), as
-        # its metrics scraped by Prometheus say.
-        deadline=$(($(date +%s) + 30))
+        # The orchestrator gave the dead factory up (liveness 3 x heartbeat
+        # 1 s) and dispatched what it held again (reason "lost"), as its
+        # metrics scraped by Prometheus and its log say.
+        deadline=$(($(date +%s) + 45))
         while :; do
             expired=$(prom_value 'farfan_factory_expirations_total{job="farfan-orchestrator"}')
-            [ -n "$expired" ] && [ "$expired" -gt "${expired_before:-0}" ] && break
+            lost=$(prom_value 'farfan_contracts_redispatched_total{job="farfan-orchestrator",reason="lost"}')
+            [ -n "$expired" ] && [ "$expired" -gt "${expired_before:-0}" ] &&
+                [ -n "$lost" ] && [ "$lost" -gt "${lost_before:-0}" ] && break
             [ "$(date +%s)" -lt "$deadline" ] || break
             sleep 2
         done
-        redispatched=$(prom_value 'farfan_contracts_redispatched_total{job="farfan-orchestrator"}')
         duplicates=$(prom_value 'farfan_results_duplicate_total{job="farfan-orchestrator"}')
-        if [ -n "$expired" ] && [ "$expired" -gt "${expired_before:-0}" ]; then
-            ok "orchestrator gave the killed factory up (farfan_factory_expirations_total ${expired_before:-?} -> $expired)"
+        expiry_log=""
+        [ -n "$victim_id" ] && expiry_log=$(podman logs "${project}_orchestrator_1" 2>&1 |
+            grep -m 1 "factory $victim_id expired: silent")
+        if [ -n "$expired" ] && [ "$expired" -gt "${expired_before:-0}" ] && [ -n "$expiry_log" ]; then
+            ok "orchestrator gave the killed factory up (farfan_factory_expirations_total ${expired_before:-?} -> $expired; log: ${expiry_log#* orchestrator: })"
         else
-            fail "orchestrator did not give the killed factory up within 30 s (farfan_factory_expirations_total: ${expired:-no answer})"
+            fail "orchestrator did not give the killed factory ${victim_id:-?} up within 45 s" \
+                "farfan_factory_expirations_total ${expired_before:-?} -> ${expired:-no answer}; log line: ${expiry_log:-none}"
         fi
-        note "orchestrator after the kill: contracts redispatched ${redispatched_before:-?} -> ${redispatched:-?}, duplicate results dropped ${duplicates:-?}"
+        if [ -n "$lost" ] && [ "$lost" -gt "${lost_before:-0}" ]; then
+            ok "orchestrator dispatched the killed factory's contracts again (farfan_contracts_redispatched_total{reason=\"lost\"} ${lost_before:-?} -> $lost), duplicate results dropped ${duplicates_before:-?} -> ${duplicates:-?}"
+        else
+            fail "no contract of the killed factory was dispatched again (farfan_contracts_redispatched_total{reason=\"lost\"} ${lost_before:-?} -> ${lost:-no answer}): the kill did not take work away" \
+                "duplicate results dropped ${duplicates_before:-?} -> ${duplicates:-?}"
+        fi
+        note "$(python3 - "$work/ping2.log" <<'EOF'
+import json, sys
+rtts, failed = [], 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if "rtt_ms" in d:
+        rtts.append(float(d["rtt_ms"]))
+    else:
+        failed += 1
+rtts.sort()
+q = lambda p: rtts[min(len(rtts) - 1, int(p * len(rtts)))]
+print(f"orchestrator client API during run 2 (farfanctl ping from the host every 0.2 s): {len(rtts)} answered"
+      + (f", rtt p50 {q(.5):.1f} ms, p90 {q(.9):.1f} ms, max {rtts[-1]:.1f} ms" if rtts else "")
+      + f", {failed} unanswered in 10 s")
+EOF
+)"
     fi
+    kill "$pinger" 2>/dev/null
 else
     skip "factory kill mid-run: $plan_pdf absent"
 fi
