@@ -815,6 +815,70 @@ FF_TEST (factory, sync_reports_conflicts_until_contracts_are_shipped)
     s_factory_stop (&factory);
 }
 
+//  SYNC by_digest: the set's digest instead of the list. The factory's own
+//  set: success, with the phase's contracts prewarmed; another set:
+//  success = false and digest_mismatch (the orchestrator then lists them);
+//  a phase that is not one: INVALID_ARGUMENT.
+FF_TEST (factory, sync_by_digest_checks_the_whole_set)
+{
+    const char *contracts [] = { S_MICRO ("A", ""), S_MICRO ("B", "") };
+    s_factory_t factory = s_factory (contracts, 2, NULL, NULL, NULL, NULL);
+    Farfan__SyncReply *first = s_sync (factory.dealer, NULL, 0, 0);
+    char *digest = strdup (first->contract_set_digest);
+    cr_assert (strncmp (digest, "sha256:", 7) == 0, "%s", digest);
+    farfan__sync_reply__free_unpacked (first, NULL);
+
+    Farfan__SyncRequest sync = FARFAN__SYNC_REQUEST__INIT;
+    sync.run_id = "run-1";
+    sync.phase = "P02";
+    sync.by_digest = true;
+    sync.contract_set_digest = digest;
+    Farfan__SyncReply *reply = (Farfan__SyncReply *) ff_test_call_decoded (
+        factory.dealer, FARFAN__MESSAGE_TYPE__SYNC, &sync.base, FARFAN__MESSAGE_TYPE__SYNC_REPLY,
+        &farfan__sync_reply__descriptor);
+    cr_assert (reply->success, "%zu conflicts", reply->n_conflicts);
+    cr_assert_eq (reply->n_conflicts, 0);
+    cr_assert_eq (reply->prewarmed, 2, "both P02 contracts of the set prewarmed");
+    cr_assert_gt (reply->in_flight_cap, 0);
+    farfan__sync_reply__free_unpacked (reply, NULL);
+
+    sync.contract_set_digest = "sha256:another";
+    reply = (Farfan__SyncReply *) ff_test_call_decoded (
+        factory.dealer, FARFAN__MESSAGE_TYPE__SYNC, &sync.base, FARFAN__MESSAGE_TYPE__SYNC_REPLY,
+        &farfan__sync_reply__descriptor);
+    cr_assert_not (reply->success);
+    cr_assert_not_null (s_conflict (reply, "digest_mismatch"));
+    cr_assert_str_eq (reply->contract_set_digest, digest);
+    farfan__sync_reply__free_unpacked (reply, NULL);
+
+    sync.contract_set_digest = digest;
+    sync.phase = "P42";
+    ff_msg_t *refused = ff_test_request (factory.dealer, FARFAN__MESSAGE_TYPE__SYNC, &sync.base);
+    cr_assert_eq (ff_msg_type (refused), FARFAN__MESSAGE_TYPE__ERROR);
+    cr_assert_eq (ff_msg_status_code (refused), FARFAN__ERROR_CODE__INVALID_ARGUMENT);
+    ff_msg_destroy (&refused);
+
+    //  PLAN of the whole phase, estimates only: every contract estimated,
+    //  batches with their estimate and no ids.
+    Farfan__PlanRequest plan_request = FARFAN__PLAN_REQUEST__INIT;
+    plan_request.all = true;
+    plan_request.phase = "P02";
+    plan_request.estimates_only = true;
+    Farfan__ExecutionPlan *plan = (Farfan__ExecutionPlan *) ff_test_call_decoded (
+        factory.dealer, FARFAN__MESSAGE_TYPE__PLAN, &plan_request.base,
+        FARFAN__MESSAGE_TYPE__PLAN_REPLY, &farfan__execution_plan__descriptor);
+    cr_assert_eq (plan->n_estimates, 2);
+    cr_assert_gt (plan->n_batches, 0);
+    for (size_t i = 0; i < plan->n_batches; i++) {
+        cr_assert_eq (plan->batches [i]->n_contract_ids, 0);
+        cr_assert_gt (plan->batches [i]->estimated_s, 0);
+    }
+    cr_assert_gt (plan->estimated_duration_s, 0);
+    farfan__execution_plan__free_unpacked (plan, NULL);
+    free (digest);
+    s_factory_stop (&factory);
+}
+
 static Farfan__ExecutionPlan *
 s_plan (zsock_t *dealer, char **ids, size_t count, double budget)
 {

@@ -249,6 +249,49 @@ FF_TEST (orchestrator, missing_contracts_are_shipped_to_the_factory)
     s_cluster_stop (&cluster);
 }
 
+//  A factory known to hold the run's set is aligned by the set's digest
+//  (SYNC by_digest); one whose set changed since answers digest_mismatch
+//  and is aligned with the list instead: the run does not notice.
+FF_TEST (orchestrator, a_factory_whose_set_changed_is_aligned_with_the_list)
+{
+    const char *contracts [] = { S_MICRO ("Q1", "PA01", "DIM01", "Q001"), S_MICRO ("Q2", "PA01", "DIM01", "Q002") };
+    s_cluster_t cluster = s_cluster (contracts, 2);
+    s_add_factory (&cluster, "fac-changing", NULL, NULL, NULL, NULL);
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) {
+            //  Behind the orchestrator's back: one more contract.
+            zsock_t *direct = ff_test_dealer (ff_test_service_endpoint (cluster.factories [0], "direct"));
+            Farfan__PutContracts put = FARFAN__PUT_CONTRACTS__INIT;
+            char *json [] = { S_MICRO ("EXTRA", "PA02", "DIM01", "Q031") };
+            put.contracts_json = json;
+            put.n_contracts_json = 1;
+            Farfan__PutContractsReply *stored = (Farfan__PutContractsReply *) ff_test_call_decoded (
+                direct, FARFAN__MESSAGE_TYPE__PUT_CONTRACTS, &put.base,
+                FARFAN__MESSAGE_TYPE__PUT_CONTRACTS_REPLY, &farfan__put_contracts_reply__descriptor);
+            cr_assert_eq (stored->accepted, 1);
+            farfan__put_contracts_reply__free_unpacked (stored, NULL);
+            zsock_destroy (&direct);
+        }
+        char *run_id = ff_test_submit (cluster.client, "test plan", s_text, "P02", "P02", 0);
+        Farfan__RunStatus *status = ff_test_watch (cluster.client, run_id, S_RUN_DEADLINE_MS, NULL);
+        cr_assert_eq (status->state, FARFAN__RUN_STATE__RUN_SUCCEEDED, "run %d: %s", round,
+                      status->error);
+        cr_assert_eq (status->done, 2);
+        bool shipped = false, excluded = false;
+        for (size_t i = 0; i < status->n_conflicts; i++) {
+            shipped |= streq (status->conflicts [i]->kind, "missing_contracts");
+            excluded |= streq (status->conflicts [i]->kind, "excluded");
+        }
+        //  Shipped once, on the first run only; never left out.
+        cr_assert_eq (shipped, round == 0, "run %d: missing contracts %s", round,
+                      shipped ? "shipped" : "not shipped");
+        cr_assert_not (excluded, "run %d: the factory was left out", round);
+        farfan__run_status__free_unpacked (status, NULL);
+        free (run_id);
+    }
+    s_cluster_stop (&cluster);
+}
+
 FF_TEST (orchestrator, a_factory_that_cannot_run_a_phase_is_left_out_with_the_reason)
 {
     //  X runs a program through exec: one factory allows it, the other has

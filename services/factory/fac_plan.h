@@ -24,6 +24,7 @@ typedef struct {
     bool parallel;              // parallel execution enabled
     size_t batch_threshold;     // inline below this many contracts
     size_t batch_size;          // contracts per planned batch (≥ 1)
+    bool estimates_only;        // batches get their estimate, not their contract ids
 } fac_plan_limits_t;
 
 //  Fills plan (plan_id left to the caller). Allocations are freed by

@@ -523,11 +523,33 @@ s_handle_sync (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
     Farfan__SyncReply reply = FARFAN__SYNC_REPLY__INIT;
     const char *our_digest = fac_contract_set_digest (self->contracts);
     reply.contract_set_digest = (char *) our_digest;
+    char detail [256];
+    if (sync->by_digest && !streq (sync->contract_set_digest, our_digest)) {
+        //  No list to check against: the orchestrator sends it next.
+        snprintf (detail, sizeof detail, "expected set %.24s…, this factory has %.24s…: "
+                  "SYNC with the contracts list", sync->contract_set_digest, our_digest);
+        s_conflict_add (&reply, "digest_mismatch", detail, NULL, 0);
+        ff_rpc_reply (rpc, request, FARFAN__MESSAGE_TYPE__SYNC_REPLY, &reply.base);
+        s_sync_reply_free (&reply);
+        farfan__sync_request__free_unpacked (sync, NULL);
+        return;
+    }
+    int by_digest_phase = -1;
+    if (sync->by_digest && (by_digest_phase = fac_phase_parse (sync->phase)) < 0) {
+        ff_rpc_reply_error (rpc, request, FARFAN__ERROR_CODE__INVALID_ARGUMENT,
+                            "phase \"%s\" is not P00..P09", sync->phase);
+        farfan__sync_request__free_unpacked (sync, NULL);
+        return;
+    }
     char **missing = NULL, **stale = NULL, **unsupported = NULL;
     size_t missing_count = 0, stale_count = 0, unsupported_count = 0;
-    const char **present = (const char **) calloc (sync->n_contracts + 1, sizeof (char *));
+    const char **present = NULL;
     size_t present_count = 0;
-    for (size_t i = 0; i < sync->n_contracts; i++) {
+    if (sync->by_digest)
+        present = s_active_ids (self, by_digest_phase, &present_count);
+    else
+        present = (const char **) calloc (sync->n_contracts + 1, sizeof (char *));
+    for (size_t i = 0; i < sync->n_contracts && !sync->by_digest; i++) {
         const Farfan__ContractRef *ref = sync->contracts [i];
         fac_contract_t *contract = fac_contract_set_lookup (self->contracts, ref->id);
         if (!contract) {
@@ -543,7 +565,6 @@ s_handle_sync (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
         else
             present [present_count++] = contract->id;
     }
-    char detail [256];
     if (missing_count) {
         snprintf (detail, sizeof detail, "%zu contract%s of phase %s not loaded here",
                   missing_count, missing_count == 1 ? "" : "s", sync->phase);
@@ -642,6 +663,7 @@ s_handle_plan (ff_rpc_t *rpc, const ff_msg_t *request, void *service)
     fac_plan_limits_t limits = {
         .workers = self->max_workers, .parallel = self->parallel,
         .batch_threshold = self->batch_threshold, .batch_size = s_batch_size (self),
+        .estimates_only = plan_request->estimates_only,
     };
     Farfan__ExecutionPlan plan = FARFAN__EXECUTION_PLAN__INIT;
     fac_plan_build (self->contracts, fac_engine_durations (self->engine),

@@ -39,6 +39,8 @@ typedef struct {
     uint32_t cap;               // in-flight cap from the last SYNC (0 = not aligned yet)
     uint32_t batch_size;        // recommended contracts per EXECUTE
     zhashx_t *documents;        // digests the factory was sent
+    char set_digest [72];       // its contract set, as its last SYNC_REPLY said ("" = unknown,
+                                //   or changed since by PUT_CONTRACTS)
 } s_worker_t;
 
 //  A committed result, as later phases need it (aggregation inputs).
@@ -119,6 +121,7 @@ typedef struct {
     bool *reported;                     // EXECUTE: a result came for ids[i]
     uint32_t round;                     // SYNC: 1st or 2nd after shipping; EXECUTE: 2nd after
                                         //   shipping the definitions it was refused for
+    bool by_digest;                     // SYNC: named the set instead of listing the contracts
 } s_request_t;
 
 //  A result waiting for the group commit.
@@ -1021,12 +1024,19 @@ s_conflict_add (s_run_t *run, const char *factory_id, const char *kind, const ch
 
 static void s_alignment_answered (s_run_t *run);
 
+//  SYNC of the run's phase with one factory. A factory known to hold the
+//  run's very set (its last SYNC_REPLY named that digest) gets the digest
+//  alone (by_digest), not the phase's contracts one by one. (The worker is
+//  passed in, never looked up: callers iterate self->workers, and a
+//  zhashx lookup would move that iteration's cursor.)
 static void
-s_send_sync (s_run_t *run, const char *factory_id, uint32_t round)
+s_send_sync (s_run_t *run, s_worker_t *worker, uint32_t round)
 {
     orc_engine_t *self = run->engine;
+    const char *factory_id = worker->id;
+    bool by_digest = *run->set_digest && streq (worker->set_digest, run->set_digest);
     size_t count = 0;
-    fac_contract_t **list = s_phase_contracts (run, run->phase, &count);
+    fac_contract_t **list = by_digest ? NULL : s_phase_contracts (run, run->phase, &count);
     Farfan__ContractRef *refs = (Farfan__ContractRef *) calloc (count ? count : 1, sizeof (Farfan__ContractRef));
     Farfan__ContractRef **pointers = (Farfan__ContractRef **) calloc (count ? count : 1, sizeof (void *));
     for (size_t i = 0; refs && pointers && i < count; i++) {
@@ -1042,10 +1052,12 @@ s_send_sync (s_run_t *run, const char *factory_id, uint32_t round)
     sync.n_contracts = refs && pointers ? count : 0;
     sync.contract_set_digest = run->set_digest;
     sync.worker_budget = run->worker_budget;
+    sync.by_digest = by_digest;
     s_request_t *request = s_request (self, S_REQ_SYNC, run, factory_id,
                                       FARFAN__MESSAGE_TYPE__SYNC, &sync.base);
     if (request) {
         request->round = round;
+        request->by_digest = by_digest;
         run->aligning++;
     }
     free (pointers);
@@ -1057,7 +1069,7 @@ s_send_sync (s_run_t *run, const char *factory_id, uint32_t round)
 //  S_REQ_PUT_CONTRACTS in alignment (counted in run->aligning), S_REQ_SHIP
 //  at dispatch.
 static bool
-s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_count,
+s_ship_contracts (s_run_t *run, s_worker_t *worker, char **ids, size_t id_count,
                   s_req_kind_t kind)
 {
     orc_engine_t *self = run->engine;
@@ -1072,6 +1084,9 @@ s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_co
         free (texts);
         return false;
     }
+    //  Its set changes: the next SYNC lists the contracts again.
+    const char *factory_id = worker->id;
+    *worker->set_digest = 0;
     Farfan__PutContracts put = FARFAN__PUT_CONTRACTS__INIT;
     put.contracts_json = texts;
     put.n_contracts_json = count;
@@ -1088,19 +1103,30 @@ s_ship_contracts (s_run_t *run, const char *factory_id, char **ids, size_t id_co
     return true;
 }
 
+//  PLAN of the queued contracts: only their estimates are used. A whole
+//  phase still queued, on a factory holding the run's set, is named by
+//  its phase (`all`) instead of id by id.
 static void
-s_send_plan (s_run_t *run, const char *factory_id)
+s_send_plan (s_run_t *run, s_worker_t *worker)
 {
     orc_engine_t *self = run->engine;
+    const char *factory_id = worker->id;
     size_t count = zlistx_size (run->queue);
-    char **ids = (char **) calloc (count ? count : 1, sizeof (char *));
+    size_t phase_count = 0;
+    if (*run->set_digest && streq (worker->set_digest, run->set_digest))
+        free (s_phase_contracts (run, run->phase, &phase_count));
+    bool whole_phase = count > 0 && count == phase_count;
+    char **ids = whole_phase ? NULL : (char **) calloc (count ? count : 1, sizeof (char *));
     size_t n = 0;
     for (char *id = (char *) zlistx_first (run->queue); ids && id; id = (char *) zlistx_next (run->queue))
         ids [n++] = id;
     Farfan__PlanRequest plan = FARFAN__PLAN_REQUEST__INIT;
     plan.contract_ids = ids;
     plan.n_contract_ids = n;
+    plan.all = whole_phase;
+    plan.phase = whole_phase ? (char *) s_phase_name (run->phase) : (char *) "";
     plan.time_budget_s = run->deadline_s;
+    plan.estimates_only = true;
     if (s_request (self, S_REQ_PLAN, run, factory_id, FARFAN__MESSAGE_TYPE__PLAN, &plan.base))
         run->aligning++;
     free (ids);
@@ -1130,7 +1156,7 @@ s_align (s_run_t *run, s_worker_t *worker)
         return;
     if (s_phase_needs_document (run, run->phase))
         s_send_document (run, worker);
-    s_send_sync (run, worker->id, 1);
+    s_send_sync (run, worker, 1);
 }
 
 static int
@@ -1858,6 +1884,14 @@ s_on_sync_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
         s_conflict_add (run, request->factory_id, "excluded", "SYNC reply does not decode", false);
         return;
     }
+    snprintf (worker->set_digest, sizeof worker->set_digest, "%s", reply->contract_set_digest);
+    if (request->by_digest && !reply->success
+    &&  !streq (reply->contract_set_digest, run->set_digest)) {
+        //  It holds another set now: the same SYNC with the contracts listed.
+        farfan__sync_reply__free_unpacked (reply, NULL);
+        s_send_sync (run, worker, request->round);
+        return;
+    }
     //  Conflicts the orchestrator can fix: ship the definitions, sync again.
     char **ship = NULL;
     size_t ship_count = 0;
@@ -1897,7 +1931,7 @@ s_on_sync_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
         }
     }
     if (!blocking && ship_count > 0
-    &&  s_ship_contracts (run, worker->id, ship, ship_count, S_REQ_PUT_CONTRACTS)) {
+    &&  s_ship_contracts (run, worker, ship, ship_count, S_REQ_PUT_CONTRACTS)) {
         free (ship);
         farfan__sync_reply__free_unpacked (reply, NULL);
         return;             //  SYNC again when PUT_CONTRACTS answers
@@ -1918,7 +1952,7 @@ s_on_sync_reply (s_run_t *run, s_request_t *request, const ff_msg_t *msg)
         worker->cap = run->worker_budget;
     worker->batch_size = reply->batch_size;
     farfan__sync_reply__free_unpacked (reply, NULL);
-    s_send_plan (run, worker->id);
+    s_send_plan (run, worker);
 }
 
 static void
@@ -2019,7 +2053,7 @@ s_resend_refused (s_run_t *run, s_worker_t *worker, s_request_t *request, const 
         return;
     }
     ff_counter_add (self->redispatched_stale, count);
-    if (!s_ship_contracts (run, worker->id, ids, count, S_REQ_SHIP)) {
+    if (!s_ship_contracts (run, worker, ids, count, S_REQ_SHIP)) {
         for (size_t i = count; i-- > 0; )
             zlistx_add_start (run->queue, ids [i]);
         free (ids);
@@ -2094,7 +2128,7 @@ orc_engine_reply (orc_engine_t *self, const char *factory_id, const ff_msg_t *ms
                     s_conflict_add (run, factory_id, "excluded",
                                     *rejected ? rejected : ff_msg_status_message (msg), false);
                 else
-                    s_send_sync (run, factory_id, 2);
+                    s_send_sync (run, worker, 2);
             }
             break;
         case S_REQ_SHIP: {
@@ -2150,8 +2184,10 @@ orc_engine_factory_ready (orc_engine_t *self, const char *factory_id)
         zhashx_insert (self->workers, factory_id, worker);
     }
     else {
-        //  Re-registered: it may have restarted and lost its documents.
+        //  Re-registered: it may have restarted and lost its documents
+        //  (and may hold another set).
         zhashx_purge (worker->documents);
+        *worker->set_digest = 0;
     }
     //  Every run in a phase aligns it now.
     for (s_run_t *run = (s_run_t *) zlistx_first (self->order); run;
