@@ -7,6 +7,8 @@
 typedef struct {
     double ewma_us;
     uint64_t samples;
+    double cpu_ewma_us;             // contracts only
+    uint64_t cpu_samples;
 } s_entry_t;
 
 struct fac_durations {
@@ -57,23 +59,37 @@ s_entry (fac_durations_t *self, const char *key, bool create)
 }
 
 static void
-s_add_sample (fac_durations_t *self, s_entry_t *entry, double value)
+s_add_sample (fac_durations_t *self, double *ewma_us, uint64_t *samples, double value)
 {
-    if (!entry)
-        return;
-    entry->ewma_us = entry->samples == 0 ? value
-                   : self->alpha * value + (1 - self->alpha) * entry->ewma_us;
-    entry->samples++;
+    *ewma_us = *samples == 0 ? value : self->alpha * value + (1 - self->alpha) * *ewma_us;
+    (*samples)++;
 }
 
 void
 fac_durations_record (fac_durations_t *self, const char *contract_id, const char *type,
-                      uint64_t duration_us)
+                      uint64_t duration_us, int64_t cpu_us)
 {
-    s_add_sample (self, s_entry (self, contract_id, true), (double) duration_us);
+    s_entry_t *entry = s_entry (self, contract_id, true);
+    if (entry) {
+        s_add_sample (self, &entry->ewma_us, &entry->samples, (double) duration_us);
+        if (cpu_us >= 0)
+            s_add_sample (self, &entry->cpu_ewma_us, &entry->cpu_samples, (double) cpu_us);
+    }
     char type_key [160];
     snprintf (type_key, sizeof type_key, "type:%s", type ? type : "");
-    s_add_sample (self, s_entry (self, type_key, true), (double) duration_us);
+    entry = s_entry (self, type_key, true);
+    if (entry)
+        s_add_sample (self, &entry->ewma_us, &entry->samples, (double) duration_us);
+}
+
+bool
+fac_durations_cpu (fac_durations_t *self, const char *contract_id, double *cpu_us)
+{
+    s_entry_t *entry = s_entry (self, contract_id, false);
+    if (!entry || entry->cpu_samples == 0)
+        return false;
+    *cpu_us = entry->cpu_ewma_us;
+    return true;
 }
 
 double

@@ -4,12 +4,15 @@
 
     An estimate comes from the contract's own measurements when it has
     any, else from its type's, else from the default — and says which.
+    Each contract's CPU time per run is kept beside its wall time (the
+    engine runs contracts measured instant inline).
     Bounded: at most max_keys keys (contracts + "type:<t>"); beyond that,
     new keys are not tracked (and estimates fall back). Single-threaded.
 */
 #ifndef FAC_DURATIONS_H_INCLUDED
 #define FAC_DURATIONS_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,15 +31,22 @@ fac_durations_t *
 void
     fac_durations_destroy (fac_durations_t **self_p);
 
-//  One measured execution (not a cache hit) of contract_id of `type`.
+//  One measured execution (not a cache hit) of contract_id of `type`: its
+//  wall time, and its CPU time (cpu_us < 0: not measured, e.g. a waiting
+//  contract's run).
 void
     fac_durations_record (fac_durations_t *self, const char *contract_id, const char *type,
-                          uint64_t duration_us);
+                          uint64_t duration_us, int64_t cpu_us);
 
 //  The estimated duration in µs, and where it came from.
 double
     fac_durations_estimate (fac_durations_t *self, const char *contract_id, const char *type,
                             fac_estimate_source_t *source);
+
+//  The EWMA of the contract's measured CPU time per run (µs) in *cpu_us;
+//  false when none was measured.
+bool
+    fac_durations_cpu (fac_durations_t *self, const char *contract_id, double *cpu_us);
 
 //  "measured", "type", "default".
 const char *

@@ -127,7 +127,6 @@ struct fac_engine {
     ff_cache_t *results;                // cache key -> s_blob_t
     ff_cache_t *documents;              // digest -> s_document_t
     fac_durations_t *durations;
-    fac_durations_t *cpu_times;         // per contract: CPU time of a run (inline decisions)
     zlistx_t *batches;                  // s_batch_t * unfinished
     zhashx_t *timers;                   // live timer id -> s_task_t * (see s_timer_add)
     s_task_t **to_submit;               // tasks for the pool, queued at the end of the turn
@@ -351,9 +350,8 @@ cleanup:
     if (task->started_us) {
         if (ok) {
             fac_durations_record (engine->durations, task->contract_id,
-                                  contract ? contract->type : "", duration_us);
-            if (task->on_pool || task->ran_cpu)
-                fac_durations_record (engine->cpu_times, task->contract_id, "", task->cpu_us);
+                                  contract ? contract->type : "", duration_us,
+                                  task->on_pool || task->ran_cpu ? (int64_t) task->cpu_us : -1);
             ff_histogram_observe (engine->duration, (double) duration_us / 1e6);
         }
         ff_counter_inc (task->on_pool ? engine->pool_runs : engine->inline_runs);
@@ -703,9 +701,9 @@ s_task_runs_instantly (s_task_t *task)
     fac_engine_t *engine = task->batch->engine;
     if (engine->options.inline_below_us == 0 || task->contract->uses_document)
         return false;
-    fac_estimate_source_t source;
-    double cpu_us = fac_durations_estimate (engine->cpu_times, task->contract_id, "", &source);
-    return source == FAC_ESTIMATE_MEASURED && cpu_us < (double) engine->options.inline_below_us;
+    double cpu_us;
+    return fac_durations_cpu (engine->durations, task->contract_id, &cpu_us)
+        && cpu_us < (double) engine->options.inline_below_us;
 }
 
 //  Runs the task from its current step: a CPU segment inline or on the
@@ -1249,7 +1247,6 @@ fac_engine_new (const fac_engine_options_t *options, zloop_t *loop, ff_metrics_t
     zhashx_set_key_duplicator (self->timers, NULL);
     zhashx_set_key_destructor (self->timers, NULL);
     self->durations = fac_durations_new (0.3, options->default_estimate_ms * 1000.0, 100000);
-    self->cpu_times = fac_durations_new (0.3, 0, 100000);
     self->pool = fac_pool_new (options->max_workers, options->max_pending + 64, s_pool_work,
                                err, err_size);
     if (!self->pool)
@@ -1380,7 +1377,6 @@ fac_engine_destroy (fac_engine_t **self_p)
     ff_cache_destroy (&self->results);
     ff_cache_destroy (&self->documents);
     fac_durations_destroy (&self->durations);
-    fac_durations_destroy (&self->cpu_times);
     free (self);
     *self_p = NULL;
 }
