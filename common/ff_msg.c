@@ -1,6 +1,7 @@
 #include "ff_msg.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -379,6 +380,34 @@ ff_msg_send_packed (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
                     const ff_msg_header_t *header, const void *body, size_t size)
 {
     return s_send (sock, routing_id, delimiter, header, NULL, body, size);
+}
+
+ff_msg_t *
+ff_msg_call (zsock_t *sock, uint32_t type, const ProtobufCMessage *body, const char *sender_id,
+             int timeout_ms)
+{
+    static atomic_uint sequence;
+    char correlation_id [FF_MSG_ID_MAX + 1];
+    snprintf (correlation_id, sizeof correlation_id, "%.40s-%u", sender_id,
+              atomic_fetch_add (&sequence, 1) + 1);
+    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id,
+                               .sender_id = sender_id };
+    if (s_send (sock, NULL, false, &header, body, NULL, 0) != 0)
+        return NULL;
+    zpoller_t *poller = zpoller_new (sock, NULL);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    ff_msg_t *reply = ff_msg_new ();
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || !zpoller_wait (poller, (int) left)) {
+            ff_msg_destroy (&reply);
+            break;
+        }
+        if (ff_msg_recv (reply, sock) == 0 && strcmp (ff_msg_correlation_id (reply), correlation_id) == 0)
+            break;
+    }
+    zpoller_destroy (&poller);
+    return reply;
 }
 
 static const char *

@@ -107,6 +107,15 @@ int
     ff_msg_send_packed (zsock_t *sock, const zframe_t *routing_id, bool delimiter,
                         const ff_msg_header_t *header, const void *body, size_t size);
 
+//  A request from a DEALER and its answer: sends `type` with `body` under a
+//  fresh correlation id ("<sender_id>-<n>"), then waits up to timeout_ms
+//  for the reply carrying that id (other messages are read and dropped).
+//  Returns the reply (caller destroys), or NULL when it could not be sent
+//  or none came in time.
+ff_msg_t *
+    ff_msg_call (zsock_t *sock, uint32_t type, const ProtobufCMessage *body,
+                 const char *sender_id, int timeout_ms);
+
 //  The name of a message type ("PING"), or "UNKNOWN".
 const char *
     ff_msg_type_name (uint32_t type);

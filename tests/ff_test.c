@@ -773,25 +773,7 @@ ff_test_put_document (zsock_t *dealer, const char *text, size_t size, bool *alre
 ff_msg_t *
 ff_test_call (zsock_t *client, uint32_t type, const ProtobufCMessage *body, int timeout_ms)
 {
-    static unsigned sequence = 0;
-    char correlation_id [32];
-    snprintf (correlation_id, sizeof correlation_id, "call-%u", ++sequence);
-    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id, .sender_id = "test" };
-    cr_assert_eq (ff_msg_send (client, NULL, false, &header, body), 0);
-    zpoller_t *poller = zpoller_new (client, NULL);
-    int64_t deadline = zclock_mono () + timeout_ms;
-    ff_msg_t *reply = ff_msg_new ();
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0 || !zpoller_wait (poller, (int) left)) {
-            ff_msg_destroy (&reply);
-            break;
-        }
-        if (ff_msg_recv (reply, client) == 0 && streq (ff_msg_correlation_id (reply), correlation_id))
-            break;
-    }
-    zpoller_destroy (&poller);
-    return reply;
+    return ff_msg_call (client, type, body, "test", timeout_ms);
 }
 
 ff_msg_t *

@@ -280,33 +280,12 @@ typedef struct {
     char endpoint [64];
 } s_system_t;
 
-static unsigned s_sequence = 0;
-
 //  Sends a request and waits for its reply (others skipped) up to
 //  timeout_ms; NULL when none came. Caller destroys.
 static ff_msg_t *
 s_call (zsock_t *client, uint32_t type, const ProtobufCMessage *body, int timeout_ms)
 {
-    char correlation_id [32];
-    snprintf (correlation_id, sizeof correlation_id, "bench-%u", ++s_sequence);
-    ff_msg_header_t header = { .type = type, .correlation_id = correlation_id,
-                               .sender_id = "bench-pipeline" };
-    if (ff_msg_send (client, NULL, false, &header, body) != 0)
-        return NULL;
-    zpoller_t *poller = zpoller_new (client, NULL);
-    int64_t deadline = zclock_mono () + timeout_ms;
-    ff_msg_t *reply = ff_msg_new ();
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0 || !zpoller_wait (poller, (int) left)) {
-            ff_msg_destroy (&reply);
-            break;
-        }
-        if (ff_msg_recv (reply, client) == 0 && streq (ff_msg_correlation_id (reply), correlation_id))
-            break;
-    }
-    zpoller_destroy (&poller);
-    return reply;
+    return ff_msg_call (client, type, body, "bench-pipeline", timeout_ms);
 }
 
 static int
