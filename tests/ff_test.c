@@ -43,44 +43,20 @@ struct ff_test_service {
 
 typedef struct {
     const char *name;
-    const ff_config_schema_t *schema;
-    size_t config_size;
-    void *(*server_new) (const void *config, char *err, size_t err_size);
-    zactor_fn *actor;
+    const ff_daemon_t *daemon;              // settings, server, actor
     const char *sockets [S_SOCKETS_MAX];    // name of each bound socket
     const char *request_socket;             // what farfanctl pings
     const char *loopback_args [16];         // settings binding everything on loopback
 } s_kind_t;
 
-static void *
-s_factory_new (const void *config, char *err, size_t err_size)
-{
-    return fac_server_new ((const fac_config_t *) config, err, err_size);
-}
-
-static void *
-s_orchestrator_new (const void *config, char *err, size_t err_size)
-{
-    return orc_server_new ((const orc_config_t *) config, err, err_size);
-}
-
-static void *
-s_sisas_new (const void *config, char *err, size_t err_size)
-{
-    return sis_server_new ((const sis_config_t *) config, err, err_size);
-}
-
 static const s_kind_t s_kinds [] = {
-    { "factory", &fac_config_schema, sizeof (fac_config_t), s_factory_new, fac_server_actor,
-      { "direct", NULL }, "direct",
+    { "factory", &fac_daemon, { "direct", NULL }, "direct",
       { "--endpoint", "@tcp://127.0.0.1:*", "--orchestrator-endpoint", "",
         "--sisas-endpoint", "", NULL } },
-    { "orchestrator", &orc_config_schema, sizeof (orc_config_t), s_orchestrator_new,
-      orc_server_actor, { "client", "worker", NULL }, "client",
+    { "orchestrator", &orc_daemon, { "client", "worker", NULL }, "client",
       { "--client-endpoint", "@tcp://127.0.0.1:*", "--worker-endpoint", "@tcp://127.0.0.1:*",
         "--sisas-endpoint", "", NULL } },
-    { "sisas", &sis_config_schema, sizeof (sis_config_t), s_sisas_new, sis_server_actor,
-      { "ingest", "publish", "control", NULL }, "control",
+    { "sisas", &sis_daemon, { "ingest", "publish", "control", NULL }, "control",
       { "--ingest-endpoint", "@tcp://127.0.0.1:*", "--publish-endpoint", "@tcp://127.0.0.1:*",
         "--control-endpoint", "@tcp://127.0.0.1:*", NULL } },
 };
@@ -134,14 +110,14 @@ ff_test_service_start (const char *name, ...)
     ff_log_init (name, FF_LOG_WARN);
     ff_test_service_t *self = (ff_test_service_t *) zmalloc (sizeof (ff_test_service_t));
     self->data_dir = data_dir;
-    self->schema = kind->schema;
-    self->config = zmalloc (kind->config_size);
+    self->schema = kind->daemon->schema;
+    self->config = zmalloc (kind->daemon->config_size);
     char err [512] = "";
-    cr_assert_eq (ff_config_load (kind->schema, self->config, argc, argv, stdout, err, sizeof err),
+    cr_assert_eq (ff_config_load (kind->daemon->schema, self->config, argc, argv, stdout, err, sizeof err),
                   FF_CONFIG_LOADED, "config: %s", err);
-    void *server = kind->server_new (self->config, err, sizeof err);
+    void *server = kind->daemon->server_new (self->config, err, sizeof err);
     cr_assert_not_null (server, "%s: %s", name, err);
-    self->actor = zactor_new (kind->actor, server);
+    self->actor = zactor_new (kind->daemon->actor, server);
     cr_assert_not_null (self->actor);
 
     for (size_t i = 0; i < S_SOCKETS_MAX && kind->sockets [i]; i++) {

@@ -1035,3 +1035,17 @@ fac_server_actor (zsock_t *pipe, void *args)
     ff_service_run (self->service, pipe);
     fac_server_destroy (&self);
 }
+
+static void *
+s_daemon_server_new (const void *config, char *err, size_t err_size)
+{
+    return fac_server_new ((const fac_config_t *) config, err, err_size);
+}
+
+const ff_daemon_t fac_daemon = {
+    .schema = &fac_config_schema,
+    .config_size = sizeof (fac_config_t),
+    .common_offset = offsetof (fac_config_t, service),
+    .server_new = s_daemon_server_new,
+    .actor = fac_server_actor,
+};

@@ -17,6 +17,7 @@
 #include <czmq.h>
 
 #include "ff_config.h"
+#include "ff_daemon.h"
 #include "ff_service.h"
 
 typedef struct {
@@ -67,5 +68,9 @@ void
 //  actor.
 void
     fac_server_actor (zsock_t *pipe, void *args);
+
+//  The daemon: settings, server and actor, for ff_daemon_main (main.c) and
+//  for whatever runs the service in-process (tests, fuzzers).
+extern const ff_daemon_t fac_daemon;
 
 #endif

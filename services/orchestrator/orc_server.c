@@ -456,3 +456,17 @@ orc_server_actor (zsock_t *pipe, void *args)
     ff_service_run (self->service, pipe);
     orc_server_destroy (&self);
 }
+
+static void *
+s_daemon_server_new (const void *config, char *err, size_t err_size)
+{
+    return orc_server_new ((const orc_config_t *) config, err, err_size);
+}
+
+const ff_daemon_t orc_daemon = {
+    .schema = &orc_config_schema,
+    .config_size = sizeof (orc_config_t),
+    .common_offset = offsetof (orc_config_t, service),
+    .server_new = s_daemon_server_new,
+    .actor = orc_server_actor,
+};

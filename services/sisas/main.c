@@ -10,12 +10,6 @@
 
 #include <stdio.h>
 
-static void *
-s_server_new (const void *config, char *err, size_t err_size)
-{
-    return sis_server_new ((const sis_config_t *) config, err, err_size);
-}
-
 //  0 when the settings pass the cross-key rules (or do not load: the
 //  daemon reports that itself), 2 after printing why not.
 static int
@@ -43,12 +37,5 @@ main (int argc, char **argv)
     int rc = s_precheck (argc, argv);
     if (rc)
         return rc;
-    ff_daemon_t daemon = {
-        .schema = &sis_config_schema,
-        .config_size = sizeof (sis_config_t),
-        .common_offset = offsetof (sis_config_t, service),
-        .server_new = s_server_new,
-        .actor = sis_server_actor,
-    };
-    return ff_daemon_main (&daemon, argc, argv);
+    return ff_daemon_main (&sis_daemon, argc, argv);
 }

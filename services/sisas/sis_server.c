@@ -421,3 +421,17 @@ sis_server_actor (zsock_t *pipe, void *args)
     ff_service_run (self->service, pipe);
     sis_server_destroy (&self);
 }
+
+static void *
+s_daemon_server_new (const void *config, char *err, size_t err_size)
+{
+    return sis_server_new ((const sis_config_t *) config, err, err_size);
+}
+
+const ff_daemon_t sis_daemon = {
+    .schema = &sis_config_schema,
+    .config_size = sizeof (sis_config_t),
+    .common_offset = offsetof (sis_config_t, service),
+    .server_new = s_daemon_server_new,
+    .actor = sis_server_actor,
+};

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "ff_config.h"
+#include "ff_daemon.h"
 #include "ff_service.h"
 
 typedef struct {
@@ -90,5 +91,9 @@ void
 //  zactor function; args is a sis_server_t * owned by the actor from now.
 void
     sis_server_actor (zsock_t *pipe, void *args);
+
+//  The daemon: settings, server and actor, for ff_daemon_main (main.c) and
+//  for whatever runs the service in-process (tests, fuzzers).
+extern const ff_daemon_t sis_daemon;
 
 #endif

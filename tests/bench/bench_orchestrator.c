@@ -410,20 +410,6 @@ typedef struct {
     void *config;
 } s_service_t;
 
-typedef void *(s_server_new_fn) (const void *config, char *err, size_t err_size);
-
-static void *
-s_orchestrator_new (const void *config, char *err, size_t err_size)
-{
-    return orc_server_new ((const orc_config_t *) config, err, err_size);
-}
-
-static void *
-s_factory_new (const void *config, char *err, size_t err_size)
-{
-    return fac_server_new ((const fac_config_t *) config, err, err_size);
-}
-
 //  Starts a service from command-line settings (argv [0] is a name).
 //  Returns 0, or -1 with the reason in err.
 static int
@@ -431,14 +417,14 @@ s_service_start (s_service_t *service, bool orchestrator, int argc, char **argv,
                  size_t err_size)
 {
     memset (service, 0, sizeof *service);
-    service->schema = orchestrator ? &orc_config_schema : &fac_config_schema;
-    service->config = zmalloc (orchestrator ? sizeof (orc_config_t) : sizeof (fac_config_t));
-    s_server_new_fn *server_new = orchestrator ? s_orchestrator_new : s_factory_new;
+    const ff_daemon_t *daemon = orchestrator ? &orc_daemon : &fac_daemon;
+    service->schema = daemon->schema;
+    service->config = zmalloc (daemon->config_size);
     char why [400] = "";
     void *server = NULL;
     if (ff_config_load (service->schema, service->config, argc, argv, stdout, why, sizeof why)
         == FF_CONFIG_LOADED)
-        server = server_new (service->config, why, sizeof why);
+        server = daemon->server_new (service->config, why, sizeof why);
     if (!server) {
         snprintf (err, err_size, "%s: %s", service->schema->service, why);
         ff_config_free (service->schema, service->config);
@@ -446,7 +432,7 @@ s_service_start (s_service_t *service, bool orchestrator, int argc, char **argv,
         service->config = NULL;
         return -1;
     }
-    service->actor = zactor_new (orchestrator ? orc_server_actor : fac_server_actor, server);
+    service->actor = zactor_new (daemon->actor, server);
     return 0;
 }
 

@@ -62,37 +62,13 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 //  libFuzzer a -timeout above the sum.
 #define S_STALL_MS          45000
 
-typedef struct {
+static const struct {
     const char *name;
-    const ff_config_schema_t *schema;
-    size_t config_size;
-    void *(*server_new) (const void *config, char *err, size_t err_size);
-    zactor_fn *actor;
-} s_kind_t;
-
-static void *
-s_factory_new (const void *config, char *err, size_t err_size)
-{
-    return fac_server_new ((const fac_config_t *) config, err, err_size);
-}
-
-static void *
-s_orchestrator_new (const void *config, char *err, size_t err_size)
-{
-    return orc_server_new ((const orc_config_t *) config, err, err_size);
-}
-
-static void *
-s_sisas_new (const void *config, char *err, size_t err_size)
-{
-    return sis_server_new ((const sis_config_t *) config, err, err_size);
-}
-
-static const s_kind_t s_kinds [3] = {
-    { "factory", &fac_config_schema, sizeof (fac_config_t), s_factory_new, fac_server_actor },
-    { "orchestrator", &orc_config_schema, sizeof (orc_config_t), s_orchestrator_new,
-      orc_server_actor },
-    { "sisas", &sis_config_schema, sizeof (sis_config_t), s_sisas_new, sis_server_actor },
+    const ff_daemon_t *daemon;
+} s_kinds [3] = {
+    { "factory", &fac_daemon },
+    { "orchestrator", &orc_daemon },
+    { "sisas", &sis_daemon },
 };
 
 //  The sockets fuzzed: which service, its inproc endpoint (followed by
@@ -190,15 +166,15 @@ s_services_start (void)
         int argc = 0;
         while (args [k][argc])
             argc++;
-        s_state.configs [k] = zmalloc (s_kinds [k].config_size);
+        s_state.configs [k] = zmalloc (s_kinds [k].daemon->config_size);
         char err [512] = "";
-        if (ff_config_load (s_kinds [k].schema, s_state.configs [k], argc, (char **) args [k],
+        if (ff_config_load (s_kinds [k].daemon->schema, s_state.configs [k], argc, (char **) args [k],
                             stdout, err, sizeof err) != FF_CONFIG_LOADED)
             s_fail ("config: %s", err);
-        void *server = s_kinds [k].server_new (s_state.configs [k], err, sizeof err);
+        void *server = s_kinds [k].daemon->server_new (s_state.configs [k], err, sizeof err);
         if (!server)
             s_fail ("cannot start: %s", err);
-        s_state.actors [k] = zactor_new (s_kinds [k].actor, server);
+        s_state.actors [k] = zactor_new (s_kinds [k].daemon->actor, server);
         if (!s_state.actors [k])
             s_fail ("cannot start the %s actor", s_kinds [k].name);
     }
@@ -221,7 +197,7 @@ s_services_stop (void)
     for (int k = 2; k >= 0; k--) {
         zactor_destroy (&s_state.actors [k]);
         if (s_state.configs [k]) {
-            ff_config_free (s_kinds [k].schema, s_state.configs [k]);
+            ff_config_free (s_kinds [k].daemon->schema, s_state.configs [k]);
             free (s_state.configs [k]);
             s_state.configs [k] = NULL;
         }
