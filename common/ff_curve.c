@@ -255,6 +255,8 @@ s_monitor_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     while (true) {
         void *which = zpoller_wait (poller, -1);
+        if (!which && zmq_errno () == EINTR && !zsys_interrupted)
+            continue;       //  a signal handled elsewhere interrupted the wait
         if (!which)
             break;
         if (which == pipe) {

@@ -380,9 +380,15 @@ ff_service_run (ff_service_t *self, zsock_t *pipe)
     zloop_reader (self->loop, pipe, s_pipe_readable, self);
     zsock_signal (pipe, 0);
     ff_service_set_health (self, FF_HEALTH_HEALTHY, NULL);
-    int rc = zloop_start (self->loop);
+    //  zloop_start returns -1 when a handler stopped it ($TERM or a
+    //  fault), and 0 when its poll failed — also when a signal handled
+    //  somewhere in the process merely interrupted it (EINTR: libFuzzer's
+    //  timer, a debugger, a host program's SIGCHLD handler). The service
+    //  goes on then: it stops only when told to.
+    int rc;
+    while ((rc = zloop_start (self->loop)) == 0 && zmq_errno () == EINTR && !zsys_interrupted)
+        ff_log_debug ("service loop interrupted by a signal: resumed");
     ff_service_set_health (self, FF_HEALTH_STOPPING, NULL);
     zloop_reader_end (self->loop, pipe);
-    //  zloop_start returns -1 when a handler stopped it: $TERM or a fault.
     return rc == -1 ? 0 : rc;
 }

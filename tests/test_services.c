@@ -3,6 +3,9 @@
     right error, survives garbage, and serves /metrics and /healthz. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "fac_server.h"
 #include "ff_config.h"
@@ -42,6 +45,48 @@ FF_TEST (services, every_request_socket_answers_ping)
         cr_assert_eq (pong->protocol_version, FF_PROTOCOL_VERSION);
         farfan__pong__free_unpacked (pong, NULL);
         ff_msg_destroy (&reply);
+        zsock_destroy (&dealer);
+        ff_test_service_stop (&service);
+    }
+}
+
+//  A signal caught somewhere in the process (a host program's handler,
+//  libFuzzer's timer, a debugger) interrupts a service thread's poll with
+//  EINTR: the service must go on serving, not end its loop. SIGUSR1 is
+//  blocked in this thread, so kill() reaches the services' threads.
+static volatile sig_atomic_t s_signals_caught;
+
+static void
+s_count_signal (int signal_number)
+{
+    (void) signal_number;
+    s_signals_caught++;
+}
+
+FF_TEST (services, a_caught_signal_does_not_stop_a_service)
+{
+    struct sigaction action = { 0 }, previous;
+    action.sa_handler = s_count_signal;
+    sigemptyset (&action.sa_mask);
+    action.sa_flags = 0;            //  no SA_RESTART: poll fails with EINTR
+    for (size_t i = 0; i < S_REQUEST_SOCKET_COUNT; i++) {
+        ff_test_service_t *service = ff_test_service_start (s_request_sockets [i].service, NULL);
+        zsock_t *dealer = ff_test_dealer (ff_test_service_endpoint (service, s_request_sockets [i].socket));
+        ff_test_assert_pings (dealer);
+        cr_assert_eq (sigaction (SIGUSR1, &action, &previous), 0);
+        sigset_t blocked, old_mask;
+        sigemptyset (&blocked);
+        sigaddset (&blocked, SIGUSR1);
+        cr_assert_eq (pthread_sigmask (SIG_BLOCK, &blocked, &old_mask), 0);
+        s_signals_caught = 0;
+        for (int round = 0; round < 20; round++) {
+            cr_assert_eq (kill (getpid (), SIGUSR1), 0);
+            ff_test_assert_pings (dealer);
+        }
+        cr_assert_gt (s_signals_caught, 0, "%s: no thread took the signal",
+                      s_request_sockets [i].service);
+        pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
+        sigaction (SIGUSR1, &previous, NULL);
         zsock_destroy (&dealer);
         ff_test_service_stop (&service);
     }
