@@ -1024,6 +1024,13 @@ s_conflict_add (s_run_t *run, const char *factory_id, const char *kind, const ch
 
 static void s_alignment_answered (s_run_t *run);
 
+//  True when the factory's last SYNC_REPLY named the run's very set.
+static bool
+s_holds_run_set (s_run_t *run, s_worker_t *worker)
+{
+    return *run->set_digest && streq (worker->set_digest, run->set_digest);
+}
+
 //  SYNC of the run's phase with one factory. A factory known to hold the
 //  run's very set (its last SYNC_REPLY named that digest) gets the digest
 //  alone (by_digest), not the phase's contracts one by one. (The worker is
@@ -1034,7 +1041,7 @@ s_send_sync (s_run_t *run, s_worker_t *worker, uint32_t round)
 {
     orc_engine_t *self = run->engine;
     const char *factory_id = worker->id;
-    bool by_digest = *run->set_digest && streq (worker->set_digest, run->set_digest);
+    bool by_digest = s_holds_run_set (run, worker);
     size_t count = 0;
     fac_contract_t **list = by_digest ? NULL : s_phase_contracts (run, run->phase, &count);
     Farfan__ContractRef *refs = (Farfan__ContractRef *) calloc (count ? count : 1, sizeof (Farfan__ContractRef));
@@ -1112,10 +1119,8 @@ s_send_plan (s_run_t *run, s_worker_t *worker)
     orc_engine_t *self = run->engine;
     const char *factory_id = worker->id;
     size_t count = zlistx_size (run->queue);
-    size_t phase_count = 0;
-    if (*run->set_digest && streq (worker->set_digest, run->set_digest))
-        free (s_phase_contracts (run, run->phase, &phase_count));
-    bool whole_phase = count > 0 && count == phase_count;
+    bool whole_phase = count > 0 && s_holds_run_set (run, worker)
+                    && count == run->phases [run->phase].total;
     char **ids = whole_phase ? NULL : (char **) calloc (count ? count : 1, sizeof (char *));
     size_t n = 0;
     for (char *id = (char *) zlistx_first (run->queue); ids && id; id = (char *) zlistx_next (run->queue))
