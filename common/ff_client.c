@@ -22,7 +22,7 @@ s_connect (const char *endpoint, ff_curve_t *curve, char *err, size_t err_size)
         return NULL;
     }
     zsock_set_linger (sock, 0);
-    if (ff_curve_attach (curve, sock, "client", endpoint, false, err, err_size) != 0)
+    if (ff_curve_attach (curve, sock, endpoint, false, err, err_size) != 0)
         zsock_destroy (&sock);
     return sock;
 }

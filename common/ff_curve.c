@@ -13,11 +13,6 @@ struct ff_curve {
     char *key_prefix;           // how configuration keys are named in messages
     char *cert_path;            // for messages
     bool uses_auth;             // holds a reference on the process's zauth
-    ff_metrics_t *metrics;      // borrowed, may be NULL
-    zactor_t *monitor;          // counts handshake failures; started on first bind
-    zlist_t *monitored;         // zsock_t * already monitored (borrowed)
-    unsigned monitor_seq;       // numbers the inproc monitor endpoints
-    atomic_uint_fast64_t failures;  // every handshake failure seen
 };
 
 //  The process's zauth: ZAP is one handler per context, so every service
@@ -28,7 +23,6 @@ static char *s_auth_dir;
 static int s_auth_users;
 
 static ff_curve_t *s_client_default;
-static atomic_uint s_monitor_instances;
 
 static int
 s_auth_join (const char *dir, const char *key_prefix, char *err, size_t err_size)
@@ -140,7 +134,7 @@ s_cert_load (const char *key, const char *path, bool need_secret, char *err, siz
 
 ff_curve_t *
 ff_curve_new (const char *cert, const char *allowed_dir, const char *server_cert,
-              const char *key_prefix, ff_metrics_t *metrics, char *err, size_t err_size)
+              const char *key_prefix, char *err, size_t err_size)
 {
     *err = '\0';
     cert = cert ? cert : "";
@@ -163,9 +157,6 @@ ff_curve_new (const char *cert, const char *allowed_dir, const char *server_cert
     ff_curve_t *self = (ff_curve_t *) zmalloc (sizeof (ff_curve_t));
     self->key_prefix = strdup (key_prefix);
     self->cert_path = strdup (cert);
-    self->metrics = metrics;
-    self->monitored = zlist_new ();
-    atomic_init (&self->failures, 0);
 
     snprintf (key, sizeof key, "%scert", key_prefix);
     self->cert = s_cert_load (key, cert, true, err, err_size);
@@ -209,8 +200,6 @@ ff_curve_destroy (ff_curve_t **self_p)
     if (!self_p || !*self_p)
         return;
     ff_curve_t *self = *self_p;
-    zactor_destroy (&self->monitor);
-    zlist_destroy (&self->monitored);
     if (self->uses_auth)
         s_auth_leave ();
     if (s_client_default == self)
@@ -222,145 +211,9 @@ ff_curve_destroy (ff_curve_t **self_p)
     *self_p = NULL;
 }
 
-//  The monitor: one PAIR per bound socket, each connected to the inproc
-//  endpoint libzmq publishes that socket's handshake events on.
-//  Pipe commands: WATCH <inproc endpoint> <socket name> (signals when
-//  connected), $TERM.
-typedef struct {
-    zsock_t *pair;
-    char *name;
-} s_watch_t;
-
-static void
-s_count_failure (ff_curve_t *self, const char *name, uint16_t event)
-{
-    const char *reason = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "auth"
-                       : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol" : "other";
-    atomic_fetch_add (&self->failures, 1);
-    if (self->metrics) {
-        char labels [160];
-        snprintf (labels, sizeof labels, "reason=\"%s\",socket=\"%s\"", reason, name);
-        ff_counter_inc (ff_metrics_counter (self->metrics, "farfan_auth_failures_total",
-            "Connections refused by CURVE/ZAP, by socket and reason", labels));
-    }
-    ff_log_debug ("%s socket: CURVE handshake refused (%s)", name, reason);
-}
-
-static void
-s_monitor_actor (zsock_t *pipe, void *args)
-{
-    ff_curve_t *self = (ff_curve_t *) args;
-    zpoller_t *poller = zpoller_new (pipe, NULL);
-    zlist_t *watches = zlist_new ();
-    zsock_signal (pipe, 0);
-    while (true) {
-        void *which = zpoller_wait (poller, -1);
-        if (!which && zmq_errno () == EINTR && !zsys_interrupted)
-            continue;       //  a signal handled elsewhere interrupted the wait
-        if (!which)
-            break;
-        if (which == pipe) {
-            zmsg_t *msg = zmsg_recv (pipe);
-            char *command = msg ? zmsg_popstr (msg) : NULL;
-            bool stop = !command || streq (command, "$TERM");
-            if (command && streq (command, "WATCH")) {
-                char *endpoint = zmsg_popstr (msg);
-                char *name = zmsg_popstr (msg);
-                zsock_t *pair = zsock_new (ZMQ_PAIR);
-                if (pair && endpoint && zsock_connect (pair, "%s", endpoint) == 0) {
-                    s_watch_t *watch = (s_watch_t *) zmalloc (sizeof (s_watch_t));
-                    watch->pair = pair;
-                    watch->name = name;
-                    name = NULL;
-                    zlist_append (watches, watch);
-                    zpoller_add (poller, pair);
-                }
-                else {
-                    ff_log_warn ("CURVE monitor: cannot connect to %s", endpoint ? endpoint : "?");
-                    zsock_destroy (&pair);
-                }
-                free (endpoint);
-                free (name);
-                zsock_signal (pipe, 0);
-            }
-            free (command);
-            zmsg_destroy (&msg);
-            if (stop)
-                break;
-            continue;
-        }
-        s_watch_t *watch = (s_watch_t *) zlist_first (watches);
-        while (watch && watch->pair != which)
-            watch = (s_watch_t *) zlist_next (watches);
-        zmsg_t *msg = zmsg_recv (which);
-        zframe_t *head = msg ? zmsg_first (msg) : NULL;
-        if (watch && head && zframe_size (head) >= 6) {
-            uint16_t event;
-            memcpy (&event, zframe_data (head), sizeof event);
-            if (event == ZMQ_EVENT_MONITOR_STOPPED) {
-                zpoller_remove (poller, watch->pair);
-                zlist_remove (watches, watch);
-                zsock_destroy (&watch->pair);
-                free (watch->name);
-                free (watch);
-            }
-            else
-                s_count_failure (self, watch->name, event);
-        }
-        zmsg_destroy (&msg);
-    }
-    s_watch_t *watch;
-    while ((watch = (s_watch_t *) zlist_pop (watches))) {
-        zsock_destroy (&watch->pair);
-        free (watch->name);
-        free (watch);
-    }
-    zlist_destroy (&watches);
-    zpoller_destroy (&poller);
-}
-
-//  Starts counting the handshake failures of a bound socket (once).
-static void
-s_monitor (ff_curve_t *self, zsock_t *sock, const char *name)
-{
-    for (void *known = zlist_first (self->monitored); known; known = zlist_next (self->monitored))
-        if (known == sock)
-            return;
-    if (!self->monitor) {
-        self->monitor = zactor_new (s_monitor_actor, self);
-        if (!self->monitor) {
-            ff_log_warn ("CURVE: cannot start the handshake monitor; failures go uncounted");
-            return;
-        }
-    }
-    char endpoint [96];
-    snprintf (endpoint, sizeof endpoint, "inproc://ff-curve-monitor-%u-%u",
-              atomic_fetch_add (&s_monitor_instances, 1), self->monitor_seq++);
-    if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                          | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                          | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
-        ff_log_warn ("CURVE: cannot monitor the %s socket: %s", name, zmq_strerror (zmq_errno ()));
-        return;
-    }
-    zstr_sendx (self->monitor, "WATCH", endpoint, name, NULL);
-    zsock_wait (self->monitor);
-    zlist_append (self->monitored, sock);
-    if (self->metrics) {
-        //  Visible at zero from the start.
-        static const char *const reasons [] = { "auth", "protocol", "other" };
-        for (size_t i = 0; i < 3; i++) {
-            char labels [160];
-            snprintf (labels, sizeof labels, "reason=\"%s\",socket=\"%s\"", reasons [i], name);
-            ff_metrics_counter (self->metrics, "farfan_auth_failures_total",
-                "Connections refused by CURVE/ZAP, by socket and reason", labels);
-        }
-    }
-}
-
 int
-ff_curve_attach (ff_curve_t *self, zsock_t *sock, const char *name,
-                 const char *endpoint, bool bind, char *err, size_t err_size)
+ff_curve_attach (ff_curve_t *self, zsock_t *sock, const char *endpoint, bool bind,
+                 char *err, size_t err_size)
 {
     void *handle = zsock_resolve (sock);
     bool curve = self && strncmp (endpoint, "tcp://", 6) == 0;
@@ -375,7 +228,6 @@ ff_curve_attach (ff_curve_t *self, zsock_t *sock, const char *name,
             }
             zsock_set_curve_server (sock, 1);
             zsock_set_zap_domain (sock, FF_CURVE_ZAP_DOMAIN);
-            s_monitor (self, sock, name ? name : "unnamed");
         }
         else {
             if (!*self->server_key) {
@@ -405,12 +257,6 @@ ff_curve_attach (ff_curve_t *self, zsock_t *sock, const char *name,
         return -1;
     }
     return 0;
-}
-
-uint64_t
-ff_curve_failures (ff_curve_t *self)
-{
-    return self ? (uint64_t) atomic_load (&self->failures) : 0;
 }
 
 const char *

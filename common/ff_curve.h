@@ -19,11 +19,8 @@
 
     A peer that fails the handshake (no CURVE, wrong server key, a
     certificate not in allowed_dir) gets no connection: nothing it sends
-    reaches the socket. Each failure on a bound socket is counted in
-    farfan_auth_failures_total{socket, reason}, reason "auth" (ZAP refused
-    the certificate), "protocol" (no CURVE, wrong server key, garbage) or
-    "other", observed through a libzmq socket monitor by one thread per
-    ff_curve.
+    reaches the socket. A service counts such refusals on its sockets
+    (farfan_auth_failures_total, see ff_sockmon).
 */
 #ifndef FF_CURVE_H_INCLUDED
 #define FF_CURVE_H_INCLUDED
@@ -31,8 +28,6 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "ff_metrics.h"
 
 //  ZAP domain of every CURVE server socket.
 #define FF_CURVE_ZAP_DOMAIN "farfan"
@@ -42,36 +37,28 @@ typedef struct ff_curve ff_curve_t;
 //  Loads the certificates and, when allowed_dir is set, starts (or joins)
 //  the process's zauth. key_prefix names the keys in messages: "curve_"
 //  for daemons (curve_cert, curve_allowed_dir, curve_server_cert), or
-//  e.g. "--curve-" for farfanctl. metrics may be NULL (no failure
-//  counts). Returns NULL with the reason in err when a file or directory
+//  e.g. "--curve-" for farfanctl. Returns NULL with the reason in err when a file or directory
 //  is missing or unreadable, the cert has no secret key, allowed_dir or
 //  server_cert is given without cert, or another ff_curve in this process
 //  uses a different allowed_dir. Returns NULL with err "" when nothing is
 //  configured (CURVE off): check *err.
 ff_curve_t *
     ff_curve_new (const char *cert, const char *allowed_dir, const char *server_cert,
-                  const char *key_prefix, ff_metrics_t *metrics,
-                  char *err, size_t err_size);
+                  const char *key_prefix, char *err, size_t err_size);
 
-//  Stops the monitor and leaves zauth (the last one out stops it).
+//  Leaves zauth (the last one out stops it).
 //  Destroy it after the sockets it secured. Idempotent; nulls *self_p.
 void
     ff_curve_destroy (ff_curve_t **self_p);
 
 //  Binds (bind true) or connects sock to one endpoint (no '@'/'>' prefix),
 //  with CURVE when self is not NULL and the endpoint is tcp://, with NULL
-//  security otherwise. name labels the socket in the failure counts
-//  (bound sockets are monitored from their first CURVE bind). Returns 0,
+//  security otherwise. Returns 0,
 //  or -1 with the reason in err, e.g. "connect tcp://h:1: CURVE needs
 //  curve_server_cert" or "bind tcp://*:5550: Address already in use".
 int
-    ff_curve_attach (ff_curve_t *self, zsock_t *sock, const char *name,
-                     const char *endpoint, bool bind, char *err, size_t err_size);
-
-//  Handshake failures counted so far on sockets attached through self
-//  (every reason); 0 when self is NULL. For tests and tools.
-uint64_t
-    ff_curve_failures (ff_curve_t *self);
+    ff_curve_attach (ff_curve_t *self, zsock_t *sock, const char *endpoint, bool bind,
+                     char *err, size_t err_size);
 
 //  The Z85 public key of this process's certificate. Borrowed.
 const char *

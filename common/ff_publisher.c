@@ -378,7 +378,7 @@ s_attach (ff_publisher_t *self, ff_curve_t *curve, const char *endpoint,
     if (*endpoint == '@' || *endpoint == '>')
         endpoint++;
     char reason [512];
-    if (ff_curve_attach (curve, self->sock, "publisher", endpoint, bind,
+    if (ff_curve_attach (curve, self->sock, endpoint, bind,
                          reason, sizeof reason) != 0) {
         s_err (err, err_size, "publisher: %s", reason);
         return -1;
@@ -462,6 +462,7 @@ ff_publisher_new (const ff_publisher_options_t *options,
         goto failed;
     }
     self->handle = zsock_resolve (self->sock);
+    ff_sockmon_watch (options->monitor, self->sock, "publisher");
     zsock_set_sndhwm (self->sock, options->sndhwm);
     zsock_set_rcvhwm (self->sock, options->sndhwm);
     zsock_set_linger (self->sock, options->linger_ms > 0 ? options->linger_ms : s_linger_ms);
@@ -485,6 +486,7 @@ ff_publisher_new (const ff_publisher_options_t *options,
             s_err (err, err_size, "publisher: cannot create the control socket");
             goto failed;
         }
+        ff_sockmon_watch (options->monitor, self->control, "publisher control");
         zsock_set_rcvhwm (self->control, 100);
         zsock_set_linger (self->control, 0);
         //  Control messages are small: a peer sending more is cut off.
@@ -493,7 +495,7 @@ ff_publisher_new (const ff_publisher_options_t *options,
                         sizeof max_control);
         zsock_set_subscribe (self->control, S_CONTROL_TOPIC);
         char reason [512];
-        if (ff_curve_attach (options->curve, self->control, "publisher control", control,
+        if (ff_curve_attach (options->curve, self->control, control,
                              false, reason, sizeof reason) != 0) {
             s_err (err, err_size, "publisher: %s", reason);
             goto failed;

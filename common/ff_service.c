@@ -25,6 +25,7 @@ struct ff_service {
     zlist_t *rpcs;                      // ff_rpc_t *, owned
     ff_publisher_t *publisher;          // signals to SISAS, owned; NULL when none
     ff_curve_t *curve;                  // CURVE on tcp:// endpoints, owned; NULL when off
+    ff_sockmon_t *sockmon;              // counts every socket's connections, owned
     pthread_mutex_t health_lock;        // guards health and health_reason
     ff_health_t health;
     char health_reason [256];
@@ -120,8 +121,7 @@ ff_service_new (const char *name, const ff_service_config_t *config,
         return NULL;
     }
     self->curve = ff_curve_new (config->curve_cert, config->curve_allowed_dir,
-                                config->curve_server_cert, "curve_", self->metrics,
-                                err, err_size);
+                                config->curve_server_cert, "curve_", err, err_size);
     if (!self->curve && *err) {
         ff_service_destroy (&self);
         return NULL;
@@ -131,6 +131,7 @@ ff_service_new (const char *name, const ff_service_config_t *config,
                      ff_curve_public_key (self->curve),
                      config->curve_allowed_dir && *config->curve_allowed_dir
                      ? config->curve_allowed_dir : "(none: connects only)");
+    self->sockmon = ff_sockmon_new (self->metrics, self->curve != NULL);
 
     if (config->http_port != 0) {
         int port = config->http_port < 0 ? 0 : (int) config->http_port;
@@ -159,6 +160,8 @@ ff_service_destroy (ff_service_t **self_p)
         zlist_destroy (&self->rpcs);
     }
     zloop_destroy (&self->loop);
+    //  Before any socket it watches is closed (ff_sockmon).
+    ff_sockmon_destroy (&self->sockmon);
     ff_publisher_destroy (&self->publisher);
     if (self->sockets) {
         s_named_socket_t *entry;
@@ -169,7 +172,7 @@ ff_service_destroy (ff_service_t **self_p)
         }
         zlist_destroy (&self->sockets);
     }
-    //  After the sockets it secures, before the metrics its monitor counts in.
+    //  After the sockets it secures.
     ff_curve_destroy (&self->curve);
     ff_metrics_destroy (&self->metrics);
     pthread_mutex_destroy (&self->health_lock);
@@ -187,6 +190,7 @@ ff_service_socket (ff_service_t *self, const char *name, int type,
         .hwm = (int) self->config.hwm,
         .max_msg_size = self->config.max_msg_size,
         .curve = self->curve,
+        .monitor = self->sockmon,
         .name = name,
     };
     char reason [256];
@@ -217,6 +221,7 @@ ff_service_publisher (ff_service_t *self, const char *endpoint, const char *cont
         .max_msg_size = (size_t) self->config.max_msg_size,
         .control_endpoint = control_endpoint,
         .curve = self->curve,
+        .monitor = self->sockmon,
     };
     char reason [256];
     self->publisher = ff_publisher_new (&options, self->metrics, reason, sizeof reason);

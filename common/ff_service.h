@@ -2,8 +2,9 @@
 
     Holds the service's identity (name, version, instance id, start time),
     its metrics registry and HTTP endpoint (/metrics, /healthz), its health
-    state, its sockets (created with the configured limits and remembered
-    by name) and the zloop that drives them. A service actor creates one,
+    state, its sockets (created with the configured limits, remembered by
+    name, their connections counted by an ff_sockmon) and the zloop that
+    drives them. A service actor creates one,
     adds its sockets and handlers, then hands control to ff_service_run.
 
     Actor pipe commands answered by ff_service_run (for tests and tools):

@@ -12,7 +12,7 @@ s_attach_one (zsock_t *sock, const char *endpoint, bool default_bind,
         bind = *endpoint == '@';
         endpoint++;
     }
-    return ff_curve_attach (limits->curve, sock, limits->name, endpoint, bind, err, err_size);
+    return ff_curve_attach (limits->curve, sock, endpoint, bind, err, err_size);
 }
 
 zsock_t *
@@ -31,6 +31,7 @@ ff_socket_new (int type, const char *endpoints, bool default_bind,
     zsock_set_linger (sock, 0);
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory (sock, 1);
+    ff_sockmon_watch (limits->monitor, sock, limits->name);
 
     char *list = strdup (endpoints ? endpoints : "");
     if (!list) {

@@ -8,6 +8,9 @@
     or saturated peer fails visibly (and is counted) instead of vanishing.
     With limits->curve set, every tcp:// endpoint is secured with CURVE
     (see ff_curve): bound ones as servers, connected ones as clients.
+    With limits->monitor set, the socket's connections are counted under
+    limits->name from before its first bind or connect (see ff_sockmon:
+    it must unwatch the socket before the socket is closed).
 */
 #ifndef FF_SOCKET_H_INCLUDED
 #define FF_SOCKET_H_INCLUDED
@@ -17,12 +20,14 @@
 #include <stdint.h>
 
 #include "ff_curve.h"
+#include "ff_sockmon.h"
 
 typedef struct {
     int hwm;                    // send and receive high-water mark, messages (> 0)
     int64_t max_msg_size;       // largest inbound message, bytes (> 0)
     ff_curve_t *curve;          // CURVE on tcp:// endpoints; NULL = none (borrowed)
-    const char *name;           // names the socket in CURVE failure counts; NULL = "unnamed"
+    ff_sockmon_t *monitor;      // counts the socket's connections; NULL = none (borrowed)
+    const char *name;           // names the socket in those counts; NULL = "unnamed"
 } ff_socket_limits_t;
 
 //  Creates a socket of ZeroMQ type `type` and attaches it to `endpoints`,

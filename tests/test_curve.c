@@ -88,7 +88,7 @@ s_client_curve (s_keys_t *keys, const char *own, const char *server)
 {
     char err [512] = "";
     ff_curve_t *curve = ff_curve_new (s_key (keys, 0, own, true), NULL,
-                                      s_key (keys, 1, server, false), "curve_", NULL,
+                                      s_key (keys, 1, server, false), "curve_",
                                       err, sizeof err);
     cr_assert_not_null (curve, "%s", err);
     return curve;
@@ -103,7 +103,7 @@ s_dealer (const char *endpoint, ff_curve_t *curve)
     zsock_set_linger (dealer, 0);
     zsock_set_rcvtimeo (dealer, FF_TEST_TIMEOUT_MS);
     char err [512] = "";
-    cr_assert_eq (ff_curve_attach (curve, dealer, "test", endpoint, false, err, sizeof err), 0,
+    cr_assert_eq (ff_curve_attach (curve, dealer, endpoint, false, err, sizeof err), 0,
                   "%s", err);
     return dealer;
 }
@@ -256,7 +256,7 @@ FF_TEST (curve, ff_client_with_the_process_default_reaches_a_secured_service)
     //  CURVE without the server's key: refused at creation, clearly.
     char cert [256];
     snprintf (cert, sizeof cert, "%s/client.cert_secret", keys.keys);
-    curve = ff_curve_new (cert, NULL, NULL, "curve_", NULL, err, sizeof err);
+    curve = ff_curve_new (cert, NULL, NULL, "curve_", err, sizeof err);
     cr_assert_not_null (curve, "%s", err);
     cr_assert_null (ff_client_new_secure (endpoint, NULL, curve, err, sizeof err));
     cr_assert (strstr (err, "curve_server_cert"), "%s", err);
@@ -392,7 +392,7 @@ FF_TEST (curve, signals_from_an_allowed_publisher_reach_allowed_subscribers_only
         zsock_set_linger (subscribers [i], 0);
         zsock_set_subscribe (subscribers [i], "curve.");
         char err [512] = "";
-        cr_assert_eq (ff_curve_attach (subscriber_curves [i], subscribers [i], "test", publish,
+        cr_assert_eq (ff_curve_attach (subscriber_curves [i], subscribers [i], publish,
                                        false, err, sizeof err), 0, "%s", err);
     }
     //  The allowed subscription arrives, the others are refused (counted).
@@ -562,7 +562,7 @@ FF_TEST (curve, keys_generate_writes_loadable_certificates_and_never_overwrites)
         //  Loadable as the process's own certificate (secret) and as a
         //  server certificate (public); the public file has no secret.
         char err [512] = "";
-        ff_curve_t *curve = ff_curve_new (secret, NULL, public, "curve_", NULL, err, sizeof err);
+        ff_curve_t *curve = ff_curve_new (secret, NULL, public, "curve_", err, sizeof err);
         cr_assert_not_null (curve, "%s", err);
         snprintf (first_public [i], sizeof first_public [i], "%s", ff_curve_public_key (curve));
         ff_curve_destroy (&curve);
@@ -575,7 +575,7 @@ FF_TEST (curve, keys_generate_writes_loadable_certificates_and_never_overwrites)
         cr_assert_not_null (text);
         cr_assert_null (strstr (text, "secret-key"), "the public file holds a secret key");
         free (text);
-        cr_assert_null (ff_curve_new (public, NULL, NULL, "curve_", NULL, err, sizeof err));
+        cr_assert_null (ff_curve_new (public, NULL, NULL, "curve_", err, sizeof err));
         cr_assert (strstr (err, "no secret key"), "%s", err);
     }
     cr_assert_str_neq (first_public [0], first_public [1]);
@@ -750,19 +750,19 @@ FF_TEST (curve, ipc_endpoints_of_a_curve_socket_stay_null_tcp_ones_do_not)
     s_keys_make (&keys);
     char err [512] = "";
     ff_curve_t *server = ff_curve_new (s_key (&keys, 0, "server", true), keys.allowed, NULL,
-                                       "curve_", NULL, err, sizeof err);
+                                       "curve_", err, sizeof err);
     cr_assert_not_null (server, "%s", err);
     //  tcp first (CURVE), then ipc: the options set for tcp must not
     //  carry over to the ipc endpoint.
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (router, 0);
     zsock_set_rcvtimeo (router, S_REFUSED_MS);
-    cr_assert_eq (ff_curve_attach (server, router, "mixed", "tcp://127.0.0.1:*", true,
+    cr_assert_eq (ff_curve_attach (server, router, "tcp://127.0.0.1:*", true,
                                    err, sizeof err), 0, "%s", err);
     char *tcp = zsock_last_endpoint (router);
     char ipc [256];
     snprintf (ipc, sizeof ipc, "ipc://%s/sock", keys.dir);
-    cr_assert_eq (ff_curve_attach (server, router, "mixed", ipc, true, err, sizeof err), 0,
+    cr_assert_eq (ff_curve_attach (server, router, ipc, true, err, sizeof err), 0,
                   "%s", err);
 
     zsock_t *plain_tcp = s_dealer (tcp, NULL);

@@ -464,3 +464,33 @@ FF_TEST (services, oversized_messages_are_refused_and_the_service_keeps_serving)
     zsock_destroy (&big);
     ff_test_service_stop (&service);
 }
+
+//  A service stopped while peers are still connected to its sockets: the
+//  connections end after the service has gone, and libzmq reports each
+//  end to the socket monitor from the process's I/O thread. An event sent
+//  to a monitor whose reader has gone blocks that thread for ever — and
+//  with it every later socket of the process (ff_sockmon stops each
+//  monitor before its socket closes). Five services in turn, each with a
+//  peer on every socket when it stops; each next one must still answer.
+FF_TEST (services, a_service_stopped_under_connected_peers_leaves_the_process_working)
+{
+    zlist_t *peers = zlist_new ();
+    for (size_t round = 0; round < 5; round++)
+        for (size_t i = 0; i < S_SERVICE_COUNT; i++) {
+            ff_test_service_t *service = ff_test_service_start (s_services [i], NULL);
+            for (size_t k = 0; k < S_REQUEST_SOCKET_COUNT; k++) {
+                if (!streq (s_request_sockets [k].service, s_services [i]))
+                    continue;
+                zsock_t *dealer = ff_test_dealer (ff_test_service_endpoint (
+                    service, s_request_sockets [k].socket));
+                ff_test_assert_pings (dealer);         //  answered: connected, and alive
+                zlist_append (peers, dealer);
+            }
+            ff_test_service_stop (&service);
+            //  The connections end now, the service's sockets already closed.
+            zsock_t *dealer;
+            while ((dealer = (zsock_t *) zlist_pop (peers)))
+                zsock_destroy (&dealer);
+        }
+    zlist_destroy (&peers);
+}

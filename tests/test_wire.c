@@ -5,7 +5,8 @@
     deterministic stream (fixed seed) of random and mutated multipart
     messages: valid envelopes with corrupted bodies, bit-flipped envelopes,
     wrong frame counts, empty frames, random frames; and messages larger
-    than max_msg_size, which libzmq answers by dropping the connection.
+    than max_msg_size, which libzmq answers by dropping the connection
+    (counted in farfan_peer_disconnects_total of that socket).
 
     Then, for each service: it still answers PING; every message that
     reached a request socket is counted (farfan_requests_total), every one
@@ -192,13 +193,16 @@ s_metrics (ff_test_service_t *service)
     return page;
 }
 
-//  Messages larger than max_msg_size on a connection of their own: libzmq
-//  drops that connection, which the DEALER's monitor sees.
+//  A message larger than max_msg_size on a connection of its own, from a
+//  socket of `type` (DEALER, or XPUB for a SUB: it waits for the
+//  subscription first, or the message would never leave): libzmq drops
+//  that connection, which the sender's monitor sees.
 static void
-s_oversized (const char *endpoint)
+s_oversized (const char *endpoint, int type)
 {
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zsock_t *dealer = zsock_new (type);
     zsock_set_sndtimeo (dealer, FF_TEST_TIMEOUT_MS);
+    zsock_set_rcvtimeo (dealer, FF_TEST_TIMEOUT_MS);
     zsock_set_linger (dealer, 0);
     zactor_t *monitor = zactor_new (zmonitor, dealer);
     zstr_sendx (monitor, "LISTEN", "DISCONNECTED", NULL);
@@ -206,6 +210,11 @@ s_oversized (const char *endpoint)
     zsock_wait (monitor);
     zsock_set_rcvtimeo (monitor, FF_TEST_TIMEOUT_MS);
     cr_assert_eq (zsock_connect (dealer, "%s", endpoint), 0);
+    if (type == ZMQ_XPUB) {
+        zframe_t *subscription = zframe_recv (dealer);
+        cr_assert_not_null (subscription, "%s did not subscribe", endpoint);
+        zframe_destroy (&subscription);
+    }
     size_t size = S_MAX_MSG + 1 + s_below (S_MAX_MSG);
     uint8_t *big = (uint8_t *) malloc (size);
     s_fill (big, size);
@@ -227,6 +236,24 @@ s_oversized (const char *endpoint)
     zsock_destroy (&dealer);
 }
 
+//  farfan_peer_disconnects_total on one socket of the service (label
+//  socket="..."), read until it is at least `at_least` (bounded: the
+//  service's socket monitor counts on a thread of its own, so the count
+//  may trail the drop by a scheduling delay). Returns the last reading.
+static double
+s_disconnects (ff_test_service_t *service, const char *label, double at_least)
+{
+    double disconnects = 0;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        char *page = s_metrics (service);
+        disconnects = s_metric_sum (page, "farfan_peer_disconnects_total", label, NULL);
+        free (page);
+        if (disconnects >= at_least)
+            break;
+    }
+    return disconnects;
+}
+
 //  The whole stream on one request socket, then its accounting.
 static void
 s_attack_request_socket (ff_test_service_t *service, const char *socket_name)
@@ -236,9 +263,10 @@ s_attack_request_socket (ff_test_service_t *service, const char *socket_name)
     snprintf (label, sizeof label, "socket=\"%s\"", socket_name);
     char *before = s_metrics (service);
     double requests_before = s_metric_sum (before, "farfan_requests_total", label, NULL);
+    double disconnects_before = s_metric_sum (before, "farfan_peer_disconnects_total", label, NULL);
     free (before);
 
-    s_oversized (endpoint);
+    s_oversized (endpoint, ZMQ_DEALER);
     zsock_t *dealer = ff_test_dealer (endpoint);
     zsock_set_sndtimeo (dealer, FF_TEST_TIMEOUT_MS);
     size_t must_reject = 0, pings = 0, errors_received = 0;
@@ -251,7 +279,7 @@ s_attack_request_socket (ff_test_service_t *service, const char *socket_name)
             pings++;
         }
     }
-    s_oversized (endpoint);
+    s_oversized (endpoint, ZMQ_DEALER);
     s_drain (dealer, &errors_received);
     pings++;
     ff_test_assert_pings (dealer);
@@ -281,6 +309,10 @@ s_attack_request_socket (ff_test_service_t *service, const char *socket_name)
                    "%s: %.0f errors counted, %zu received, %.0f dropped", socket_name, errors,
                    errors_received, dropped);
     free (page);
+    //  Both oversized messages cost their connections, and were counted.
+    double disconnects = s_disconnects (service, label, disconnects_before + 2) - disconnects_before;
+    cr_assert_geq (disconnects, 2, "%s: %.0f lost connections counted after 2 oversized messages",
+                   socket_name, disconnects);
     zsock_destroy (&dealer);
 }
 
@@ -361,8 +393,16 @@ FF_TEST_OPTS (wire, hostile_frames_on_every_socket, .timeout = 120)
                     - rejected_before;
     cr_assert_geq (rejected, (double) invalid, "ingest: %.0f rejected, %zu invalid sent", rejected,
                    invalid);
+    double disconnects_before = s_metric_sum (page, "farfan_peer_disconnects_total",
+                                              "socket=\"ingest\"", NULL);
     free (page);
     zsock_destroy (&xpub);
+    //  An oversized signal costs its publisher the connection, counted.
+    s_oversized (ff_test_service_endpoint (sisas, "ingest"), ZMQ_XPUB);
+    double disconnects = s_disconnects (sisas, "socket=\"ingest\"", disconnects_before + 1)
+                       - disconnects_before;
+    cr_assert_geq (disconnects, 1, "ingest: %.0f lost connections counted after an oversized "
+                   "signal", disconnects);
 
     //  SISAS delivery (XPUB): an XSUB peer's messages that are not
     //  subscriptions (first byte neither 0 nor 1), multipart ones

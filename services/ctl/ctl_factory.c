@@ -1698,7 +1698,7 @@ s_run_execute (s_ctx_t *ctx)
     zsock_set_rcvhwm (sock, S_STREAM_RCVHWM);
     const char *endpoint = *ctx->endpoint == '>' ? ctx->endpoint + 1 : ctx->endpoint;
     char reason [512];
-    if (ff_curve_attach (ff_curve_client_default (), sock, "client", endpoint, false,
+    if (ff_curve_attach (ff_curve_client_default (), sock, endpoint, false,
                          reason, sizeof reason) != 0) {
         fprintf (stderr, "%s: %s\n", ctx->prefix, reason);
         code = CTL_EXIT_USAGE;

@@ -1220,7 +1220,7 @@ s_watch (s_ctx_t *ctx, const char *run_id, s_display_t *display)
     assert (rc == 0);
     const char *endpoint = *ctx->endpoint == '>' ? ctx->endpoint + 1 : ctx->endpoint;
     char reason [512];
-    if (ff_curve_attach (ff_curve_client_default (), stream.sock, "client", endpoint, false,
+    if (ff_curve_attach (ff_curve_client_default (), stream.sock, endpoint, false,
                          reason, sizeof reason) != 0) {
         fprintf (stderr, "%s: %s\n", ctx->prefix, reason);
         code = CTL_EXIT_USAGE;

@@ -374,7 +374,7 @@ s_tail (const char *endpoint, const char *topic, long long count, int timeout_ms
     zsock_set_subscribe (sub, topic);
     const char *address = *endpoint == '>' ? endpoint + 1 : endpoint;
     char reason [512];
-    if (ff_curve_attach (ff_curve_client_default (), sub, "tail", address, false,
+    if (ff_curve_attach (ff_curve_client_default (), sub, address, false,
                          reason, sizeof reason) != 0) {
         zsock_destroy (&sub);
         return s_usage ("cannot connect to \"%s\": %s", endpoint, reason);

@@ -95,8 +95,7 @@ main (int argc, char **argv)
     }
     //  Every command that connects uses these client credentials.
     char err [512] = "";
-    ff_curve_t *curve = ff_curve_new (cert, NULL, server_cert, "--curve-", NULL,
-                                      err, sizeof err);
+    ff_curve_t *curve = ff_curve_new (cert, NULL, server_cert, "--curve-", err, sizeof err);
     if (!curve && *err) {
         fprintf (stderr, "farfanctl: %s\n", err);
         return CTL_EXIT_USAGE;

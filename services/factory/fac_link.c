@@ -246,7 +246,7 @@ s_attach (zsock_t *sock, ff_curve_t *curve, const char *endpoints, char *err, si
          item = strtok_r (NULL, ",", &saveptr)) {
         bool bind = *item == '@';
         const char *endpoint = *item == '@' || *item == '>' ? item + 1 : item;
-        rc = ff_curve_attach (curve, sock, "orchestrator", endpoint, bind, reason, sizeof reason);
+        rc = ff_curve_attach (curve, sock, endpoint, bind, reason, sizeof reason);
         if (rc != 0)
             snprintf (err, err_size, "orchestrator link: %s", reason);
     }

@@ -188,11 +188,11 @@ s_echo (ff_bench_t *bench, ff_curve_t *server_curve, ff_curve_t *client_curve,
     zsock_set_linger (router, 0);
     zsock_set_linger (dealer, 0);
     zsock_set_rcvtimeo (dealer, ff_bench_timeout_ms (bench));
-    int rc = ff_curve_attach (server_curve, router, "bench", "tcp://127.0.0.1:*", true,
+    int rc = ff_curve_attach (server_curve, router, "tcp://127.0.0.1:*", true,
                               err, sizeof err);
     char *endpoint = rc == 0 ? zsock_last_endpoint (router) : NULL;
     if (rc == 0)
-        rc = ff_curve_attach (client_curve, dealer, "bench", endpoint, false, err, sizeof err);
+        rc = ff_curve_attach (client_curve, dealer, endpoint, false, err, sizeof err);
     zstr_free (&endpoint);
     if (rc != 0) {
         ff_bench_fail (bench, "%s echo: %s", prefix, err);
@@ -276,7 +276,7 @@ main (int argc, char **argv)
                                       FF_BENCH_ZMQ_WINDOW, NULL);
 
     char err [512] = "";
-    ff_curve_t *client = ff_curve_new (keys.client_secret, NULL, keys.server, "curve_", NULL,
+    ff_curve_t *client = ff_curve_new (keys.client_secret, NULL, keys.server, "curve_",
                                        err, sizeof err);
     static fac_config_t configs [2];
     const char *prefixes [2] = { "null", "curve" };
@@ -293,7 +293,7 @@ main (int argc, char **argv)
         zsock_set_rcvtimeo (dealer, ff_bench_timeout_ms (bench));
         zsock_set_sndhwm (dealer, 10000);
         zsock_set_linger (dealer, 0);
-        if (ff_curve_attach (secure ? client : NULL, dealer, "bench", endpoint, false,
+        if (ff_curve_attach (secure ? client : NULL, dealer, endpoint, false,
                              err, sizeof err) != 0) {
             ff_bench_fail (bench, "%s", err);
             failed = 1;
@@ -311,7 +311,7 @@ main (int argc, char **argv)
     else {
         //  The raw echo's server: the same certificates, zauth included.
         ff_curve_t *server = ff_curve_new (keys.server_secret, keys.allowed, NULL, "curve_",
-                                           NULL, err, sizeof err);
+                                           err, sizeof err);
         if (!server) {
             fprintf (stderr, "bench_curve: %s\n", err);
             failed = 1;
