@@ -3,6 +3,7 @@
 #include "ff_service.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -89,6 +90,9 @@ ff_daemon_main (const ff_daemon_t *daemon, int argc, char **argv)
         (const ff_service_config_t *) ((const char *) config + daemon->common_offset);
     ff_log_init (schema->service, (ff_log_level_t) common->log_level);
     ff_config_log (schema, config);
+    if (ff_heap_retain (common->heap_retain_mb) != 0)
+        ff_log_warn ("heap_retain_mb %" PRId64 ": refused by the C library; its defaults apply",
+                     common->heap_retain_mb);
 
     void *server = daemon->server_new (config, err, sizeof err);
     if (!server) {

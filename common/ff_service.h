@@ -24,6 +24,7 @@
 
 #include "ff_config.h"
 #include "ff_curve.h"
+#include "ff_heap.h"
 #include "ff_metrics.h"
 #include "ff_publisher.h"
 #include "ff_rpc.h"
@@ -38,6 +39,7 @@ typedef struct {
     int64_t hwm;                // high-water mark of every socket, messages
     int64_t max_msg_size;       // largest inbound message on every socket, bytes
     int64_t reply_stall_ms;     // a peer that reads none of its queued replies this long loses them
+    int64_t heap_retain_mb;     // freed memory kept for reuse, MiB (ff_heap); 0 = glibc's defaults
     char *curve_cert;           // own secret certificate; "" = CURVE off (see ff_curve)
     char *curve_allowed_dir;    // allowed client public certificates (ZAP)
     char *curve_server_cert;    // public certificate of the servers this process connects to
@@ -58,6 +60,8 @@ typedef struct {
       "16777216", 1024, 2147483647, "largest message accepted on any socket, in bytes (larger: peer disconnected)" }, \
     { "reply_stall_ms", FF_CONFIG_INT, offsetof (config_type, member.reply_stall_ms), \
       "30000", 1, 86400000, "streamed replies wait for a slow reader; one that reads nothing this long loses them" }, \
+    { "heap_retain_mb", FF_CONFIG_INT, offsetof (config_type, member.heap_retain_mb), \
+      FF_HEAP_TEXT (FF_HEAP_RETAIN_DEFAULT_MB), 0, FF_HEAP_RETAIN_MAX_MB, "free memory kept for reuse instead of returned to the kernel at each burst, MiB (0 = C library default)" }, \
     { "curve_cert", FF_CONFIG_STRING, offsetof (config_type, member.curve_cert), \
       "", 0, 0, "own CURVE certificate, secret file NAME.cert_secret (set = CURVE on every tcp:// endpoint)" }, \
     { "curve_allowed_dir", FF_CONFIG_STRING, offsetof (config_type, member.curve_allowed_dir), \

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 
+#include "ff_heap.h"
 #include "ff_test.h"
 
 #define S_EXIT_TIMEOUT_MS 5000
@@ -123,6 +124,22 @@ FF_TEST (daemons, bad_setting_exits_two_naming_key_and_value)
     cr_assert (strstr (err, "hwm") && strstr (err, "\"lots\"") && strstr (err, "FARFAN_FACTORY_HWM"),
                "%s", err);
     ff_test_process_destroy (&process);
+}
+
+//  heap_retain_mb: bounded like every setting; ff_heap takes 0..1024 MiB.
+FF_TEST (daemons, heap_retain_is_bounded)
+{
+    char *argv [] = { "farfan-sisas", "--heap-retain-mb", "4096", NULL };
+    ff_test_process_t *process = ff_test_spawn (s_program ("services/farfan-sisas"), argv, NULL);
+    cr_assert_eq (ff_test_process_wait_exit (process, S_EXIT_TIMEOUT_MS), 2);
+    const char *err = ff_test_process_stderr (process);
+    cr_assert (strstr (err, "heap_retain_mb") && strstr (err, "4096"), "%s", err);
+    ff_test_process_destroy (&process);
+    cr_assert_eq (ff_heap_retain (-1), -1);
+    cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_MAX_MB + 1), -1);
+    cr_assert_eq (ff_heap_retain (0), 0);
+    cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_DEFAULT_MB), 0);
+    cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_MAX_MB), 0);
 }
 
 FF_TEST (daemons, endpoint_in_use_exits_one_with_the_reason)

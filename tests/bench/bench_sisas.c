@@ -39,6 +39,7 @@
 */
 #include "ff_bench.h"
 #include "ff_bench_zmq.h"
+#include "bench_support.h"
 
 #include "ff_clock.h"
 #include "ff_log.h"
@@ -646,8 +647,12 @@ s_throughput (ff_bench_t *bench)
     zsock_set_rcvtimeo (vehicle, timeout);
     zsock_connect (vehicle, "%s", sisas.control);
     int rc = s_register_vehicle (&sisas, vehicle, "pdf-only", "*.pdf");
+    //  Baselines: the raw one-hop feed (the issue's), and the same through
+    //  a zmq_proxy broker (SISAS's two hops, without its work).
     ff_bench_zmq_feed_t *feed = ff_bench_zmq_feed_new (bench, S_PUBLISHERS, FF_BENCH_ZMQ_SIZE,
-                                                        per_round);
+                                                        per_round, 1);
+    ff_bench_zmq_feed_t *proxied = ff_bench_zmq_feed_new (bench, S_PUBLISHERS,
+                                                           FF_BENCH_ZMQ_SIZE, per_round, 2);
     void *ctx = zmq_ctx_new ();
     s_publisher_t publishers [S_PUBLISHERS];
     for (int i = 0; i < S_PUBLISHERS; i++) {
@@ -661,41 +666,52 @@ s_throughput (ff_bench_t *bench)
     s_subscriber_t sub;
     const char *topics [] = { "bench.", NULL };
     s_subscriber_start (&sub, sisas.publish, topics, timeout);
-    if (rc != 0 || !feed || s_join (&sub, publishers, S_PUBLISHERS, timeout) != 0) {
-        ff_bench_fail (bench, "throughput: setup failed (vehicle %d, feed %p)", rc, (void *) feed);
+    if (rc != 0 || !feed || !proxied || s_join (&sub, publishers, S_PUBLISHERS, timeout) != 0) {
+        ff_bench_fail (bench, "throughput: setup failed (vehicle %d, feeds %p %p)", rc,
+                       (void *) feed, (void *) proxied);
         rc = -1;
         goto cleanup;
     }
     ff_bench_samples_t *raw = ff_bench_samples_new (rounds);
+    ff_bench_samples_t *broker = ff_bench_samples_new (rounds);
     ff_bench_samples_t *mine = ff_bench_samples_new (rounds);
     Farfan__SisasStats *before = s_stats (&sisas);
     uint64_t received_before = before ? before->received : 0;
     if (before)
         farfan__sisas_stats__free_unpacked (before, NULL);
-    //  A warm-up of a tenth each, then the rounds interleaved: raw then
-    //  SISAS, SISAS then raw, ...
+    //  A warm-up of a tenth each, then the rounds interleaved, each round
+    //  starting one side later: raw, proxy, SISAS; proxy, SISAS, raw; ...
     uint64_t elapsed = 0;
     if (ff_bench_zmq_feed_round (feed, per_round / 10, &elapsed) != 0
+    ||  ff_bench_zmq_feed_round (proxied, per_round / 10, &elapsed) != 0
     ||  s_sisas_round (bench, publishers, &sub, per_round / 10, &elapsed) != 0)
         rc = -1;
+    ff_bench_samples_t *samples [3] = { raw, broker, mine };
     for (size_t round = 0; round < rounds && rc == 0; round++) {
-        for (int side = 0; side < 2 && rc == 0; side++) {
-            bool raw_side = (side == 0) == (round % 2 == 0);
-            if (raw_side)
-                rc = ff_bench_zmq_feed_round (feed, per_round, &elapsed);
-            else
+        for (size_t turn = 0; turn < 3 && rc == 0; turn++) {
+            size_t side = (round + turn) % 3;
+            if (side == 2)
                 rc = s_sisas_round (bench, publishers, &sub, per_round, &elapsed);
+            else
+                rc = ff_bench_zmq_feed_round (side == 0 ? feed : proxied, per_round, &elapsed);
             if (rc == 0)
-                ff_bench_samples_add (raw_side ? raw : mine, elapsed);
+                ff_bench_samples_add (samples [side], elapsed);
         }
     }
     if (rc == 0) {
         Farfan__SisasStats *after = s_stats (&sisas);
         ff_bench_record_rounds (bench, FF_BENCH_ZMQ_PUBSUB2, per_round, raw, "msg/s", NULL,
                                 "raw libzmq, 2 publishers, 100 B");
+        ff_bench_record_rounds (bench, FF_BENCH_ZMQ_PUBSUB2_PROXY, per_round, broker, "msg/s",
+                                FF_BENCH_ZMQ_PUBSUB2, "raw libzmq, 2 publishers -> zmq_proxy "
+                                "(XSUB/XPUB, own context) -> 1 subscriber, 100 B");
         ff_bench_record_rounds (bench, "sisas.throughput", per_round, mine, "msg/s",
                                 FF_BENCH_ZMQ_PUBSUB2,
                                 "2 publishers -> SISAS (fusion, storm, routing on) -> 1 subscriber, 100 B");
+        ff_bench_record (bench, "sisas.throughput.vs_proxy",
+                         ff_bench_value (bench, "sisas.throughput"), "msg/s",
+                         FF_BENCH_ZMQ_PUBSUB2_PROXY,
+                         "the same figure against the broker that only forwards");
         if (after) {
             ff_bench_recordf (bench, "sisas.throughput.identity", after->identity_holds ? 1 : 0,
                               "bool", NULL, "received %" PRIu64 " (%" PRIu64 " in the rounds), "
@@ -706,6 +722,7 @@ s_throughput (ff_bench_t *bench)
         }
     }
     ff_bench_samples_destroy (&raw);
+    ff_bench_samples_destroy (&broker);
     ff_bench_samples_destroy (&mine);
 
 cleanup:
@@ -714,6 +731,7 @@ cleanup:
     s_subscriber_stop (&sub);
     zmq_ctx_term (ctx);
     ff_bench_zmq_feed_destroy (&feed);
+    ff_bench_zmq_feed_destroy (&proxied);
     zsock_destroy (&vehicle);
     s_sisas_stop (&sisas);
     return rc;
@@ -1200,14 +1218,10 @@ s_predict (ff_bench_t *bench)
 int
 main (int argc, char **argv)
 {
-    ff_bench_t *bench = ff_bench_new ("sisas");
+    int rc = 0;
+    ff_bench_t *bench = ff_bench_start ("sisas", argc, argv, &rc);
     if (!bench)
-        return 1;
-    int rc = ff_bench_args (bench, argc, argv);
-    if (rc) {
-        ff_bench_destroy (&bench);
-        return rc == 1 ? 0 : 2;
-    }
+        return rc;
     ff_log_init ("bench", FF_LOG_ERROR);
     printf ("bench sisas: the signal bus vs raw libzmq, tcp://127.0.0.1, scale %g\n",
             ff_bench_scale (bench));

@@ -2,6 +2,7 @@
     (see bench_support.h).
 */
 #include "bench_support.h"
+#include "ff_heap.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -29,6 +30,18 @@ ff_bench_start (const char *suite, int argc, char **argv, int *exit_code)
     if (rc) {
         ff_bench_destroy (&bench);
         *exit_code = rc == 1 ? 0 : 2;
+        return NULL;
+    }
+    //  The daemons' heap policy (ff_heap), for the services and the raw
+    //  baselines alike; FF_BENCH_HEAP_RETAIN_MB=0 measures without it.
+    const char *retain = getenv ("FF_BENCH_HEAP_RETAIN_MB");
+    char *end = NULL;
+    long long megabytes = retain ? strtoll (retain, &end, 10) : FF_HEAP_RETAIN_DEFAULT_MB;
+    if ((retain && (end == retain || *end)) || ff_heap_retain (megabytes) != 0) {
+        fprintf (stderr, "%s: FF_BENCH_HEAP_RETAIN_MB %s: not 0..%d\n", suite, retain,
+                 FF_HEAP_RETAIN_MAX_MB);
+        ff_bench_destroy (&bench);
+        *exit_code = 2;
         return NULL;
     }
     *exit_code = 0;

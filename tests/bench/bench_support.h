@@ -16,10 +16,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-//  main ()'s common start: creates the bench for `suite` and parses the
-//  standard arguments. Returns the bench, or NULL with the exit status the
-//  program must return in *exit_code (0 after --help, 2 on a bad
-//  argument, 1 when out of memory).
+//  main ()'s common start: applies the daemons' heap policy (ff_heap;
+//  FF_BENCH_HEAP_RETAIN_MB overrides its size, 0 = the C library's),
+//  creates the bench for `suite` and parses the standard arguments.
+//  Returns the bench, or NULL with the exit status the program must
+//  return in *exit_code (0 after --help, 2 on a bad argument or
+//  FF_BENCH_HEAP_RETAIN_MB, 1 when out of memory).
 ff_bench_t *
     ff_bench_start (const char *suite, int argc, char **argv, int *exit_code);
 

@@ -120,13 +120,14 @@ s_echo_thread (void *arg)
     return NULL;
 }
 
-//  Proxy thread: libzmq's own zmq_proxy between a ROUTER frontend and a
-//  DEALER backend; it returns on ETERM. (No timeouts on these two sockets:
-//  zmq_proxy would treat EAGAIN as an error and stop relaying.)
+//  Proxy thread: libzmq's own zmq_proxy between a frontend and a backend
+//  (ROUTER and DEALER on a request path, XSUB and XPUB on a feed); it
+//  returns on ETERM. (No timeouts on these two sockets: zmq_proxy would
+//  treat EAGAIN as an error and stop relaying.)
 
 typedef struct {
-    void *frontend;                     //  ROUTER, the client connects
-    void *backend;                      //  DEALER, connected to the echo
+    void *frontend;                     //  ROUTER / XSUB: clients, publishers connect
+    void *backend;                      //  DEALER to the echo / XPUB the SUB connects to
 } s_proxy_t;
 
 static void *
@@ -401,7 +402,12 @@ struct _ff_bench_zmq_feed_t {
     size_t round_max;                   //  most messages in one round
     int timeout_ms;                     //  on every subscriber receive
     void *ctx;                          //  this feed's context
-    void *sub;                          //  SUB, bound, caller's thread
+    void *sub;                          //  SUB, caller's thread: bound, or connected to the proxy
+    int hops;                           //  1, or 2 through the proxy
+    void *proxy_ctx;                    //  the proxy's own context (hops 2)
+    s_proxy_t proxy;                    //  its XSUB and XPUB
+    pthread_t proxy_thread;
+    bool proxy_started;                 //  must be joined
     s_publisher_t *pubs;                //  publishers [publishers]
     zmq_msg_t message;                  //  receive buffer, reused
     bool broken;                        //  a failure was reported
@@ -539,6 +545,41 @@ failed:
     return -1;
 }
 
+//  The broker of a 2-hop feed: XSUB (its endpoint into `endpoint`, for the
+//  publishers) and XPUB (the SUB connects to it) bound in a context of
+//  their own, zmq_proxy between them on a thread. Returns 0, or -1 with
+//  self->error filled (destroy cleans up).
+static int
+s_feed_start_proxy (ff_bench_zmq_feed_t *self, int hwm, char *endpoint, size_t size)
+{
+    char backend [S_ENDPOINT_MAX];
+    self->proxy_ctx = zmq_ctx_new ();
+    void *xsub = self->proxy_ctx? s_socket (self->proxy_ctx, ZMQ_XSUB, 0, hwm): NULL;
+    void *xpub = self->proxy_ctx? s_socket (self->proxy_ctx, ZMQ_XPUB, 0, hwm): NULL;
+    if (!xsub || !xpub
+    ||  s_bind_ephemeral (xsub, endpoint, size)
+    ||  s_bind_ephemeral (xpub, backend, sizeof backend)
+    ||  zmq_connect (self->sub, backend)) {
+        snprintf (self->error, sizeof self->error, "proxy sockets: %s",
+                  zmq_strerror (errno));
+        goto failed;
+    }
+    self->proxy.frontend = xsub;
+    self->proxy.backend = xpub;
+    if (pthread_create (&self->proxy_thread, NULL, s_proxy_thread, &self->proxy)) {
+        snprintf (self->error, sizeof self->error, "cannot start the proxy thread");
+        goto failed;
+    }
+    self->proxy_started = true;
+    return 0;
+failed:
+    if (xsub)
+        zmq_close (xsub);
+    if (xpub)
+        zmq_close (xpub);
+    return -1;
+}
+
 //  Receives into self->message; returns its kind byte, 0 when too short to
 //  carry one, or -1 on timeout / error (errno set).
 static int
@@ -555,7 +596,7 @@ s_feed_recv (ff_bench_zmq_feed_t *self, int *publisher)
 
 ff_bench_zmq_feed_t *
 ff_bench_zmq_feed_new (ff_bench_t *bench, int publishers, size_t size,
-                       size_t round_max)
+                       size_t round_max, int hops)
 {
     if (publishers < 1 || publishers > 255) {
         ff_bench_fail (bench, "PUB/SUB feed: publishers must be 1..255, "
@@ -572,6 +613,7 @@ ff_bench_zmq_feed_new (ff_bench_t *bench, int publishers, size_t size,
     }
     self->bench = bench;
     self->publishers = publishers;
+    self->hops = hops == 2? 2: 1;
     self->size = size == 0? FF_BENCH_ZMQ_SIZE: size < 2? 2: size;
     self->round_max = round_max;
     self->timeout_ms = ff_bench_timeout_ms (bench);
@@ -592,12 +634,14 @@ ff_bench_zmq_feed_new (ff_bench_t *bench, int publishers, size_t size,
     int hwm = hwm_wanted > INT_MAX? INT_MAX: (int) hwm_wanted;
     char endpoint [S_ENDPOINT_MAX];
     self->sub = s_socket (self->ctx, ZMQ_SUB, self->timeout_ms, hwm);
-    if (!self->sub || zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, "", 0)
-    ||  s_bind_ephemeral (self->sub, endpoint, sizeof endpoint)) {
-        snprintf (self->error, sizeof self->error, "SUB bind: %s",
+    if (!self->sub || zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, "", 0)) {
+        snprintf (self->error, sizeof self->error, "SUB: %s",
                   zmq_strerror (errno));
         goto failed;
     }
+    if (self->hops == 1 ? s_bind_ephemeral (self->sub, endpoint, sizeof endpoint)
+                        : s_feed_start_proxy (self, hwm, endpoint, sizeof endpoint))
+        goto failed;
     for (int index = 0; index < publishers; index++)
         if (s_feed_start_publisher (self, index, endpoint, hwm))
             goto failed;
@@ -652,6 +696,12 @@ ff_bench_zmq_feed_destroy (ff_bench_zmq_feed_t **self_p)
             if (self->pubs [index].error [0] && !self->pubs [index].stopped)
                 ff_bench_fail (self->bench, "publisher %d: %s", index,
                                self->pubs [index].error);
+    }
+    if (self->proxy_ctx) {
+        zmq_ctx_shutdown (self->proxy_ctx);     //  zmq_proxy returns
+        if (self->proxy_started)
+            pthread_join (self->proxy_thread, NULL);
+        s_ctx_term (self->proxy_ctx);
     }
     free (self->pubs);
     free (self);
@@ -835,7 +885,7 @@ ff_bench_zmq_pubsub (ff_bench_t *bench, const char *name, int publishers,
     size_t per_round = messages / rounds? messages / rounds: 1;
     ff_bench_samples_t *durations = ff_bench_samples_new (rounds);
     ff_bench_zmq_feed_t *feed = ff_bench_zmq_feed_new (bench, publishers,
-                                                       size, per_round);
+                                                       size, per_round, 1);
     uint64_t elapsed;
     int rc = durations && feed? 0: -1;
     if (rc == 0)
@@ -970,7 +1020,7 @@ s_feeds_interleaved (ff_bench_t *bench)
     int rc [2] = { 0, 0 };
     for (int k = 0; k < 2; k++) {
         feeds [k] = ff_bench_zmq_feed_new (bench, k + 1, FF_BENCH_ZMQ_SIZE,
-                                           per_round);
+                                           per_round, 1);
         durations [k] = ff_bench_samples_new (rounds);
         uint64_t elapsed;
         rc [k] = feeds [k] && durations [k]? 0: -1;

@@ -45,6 +45,7 @@
 #define FF_BENCH_ZMQ_2HOP_PIPE  "zmq.2hop.pipe100"//  msg/s, window 100
 #define FF_BENCH_ZMQ_PUBSUB     "zmq.pubsub"      //  msg/s, and .mbs (MB/s)
 #define FF_BENCH_ZMQ_PUBSUB2    "zmq.pubsub2"     //  same, 2 publishers
+#define FF_BENCH_ZMQ_PUBSUB2_PROXY "zmq.pubsub2.proxy" //  same through a zmq_proxy (2 hops)
 
 //  Default counts at scale 1 (each measurement about 1-4 s on a 2-core VM).
 #define FF_BENCH_ZMQ_RTT_REQUESTS    20000
@@ -94,10 +95,13 @@ typedef struct _ff_bench_zmq_feed_t ff_bench_zmq_feed_t;
 //  least 2). Both HWMs are 2 x round_max + 10000 (libzmq's pipes account
 //  for reads only every HWM/2 messages), so a round of up to round_max
 //  messages cannot be dropped; memory is bounded by one round's messages.
+//  hops = 1: publishers -> SUB; hops = 2: publishers -> a zmq_proxy thread
+//  in a context of its own (XSUB and XPUB bound, a broker doing nothing
+//  but forwarding: SISAS's topology without SISAS's work) -> SUB.
 //  Returns NULL on failure (reported with ff_bench_fail).
 ff_bench_zmq_feed_t *ff_bench_zmq_feed_new (ff_bench_t *bench,
                                             int publishers, size_t size,
-                                            size_t round_max);
+                                            size_t round_max, int hops);
 
 //  Tears the feed down and nulls *self_p; does nothing if either is NULL.
 void ff_bench_zmq_feed_destroy (ff_bench_zmq_feed_t **self_p);
