@@ -152,9 +152,9 @@ s_count (ff_sockmon_t *self, s_watch_t *watch, uint16_t event)
 }
 
 //  The event reader. Pipe commands: WATCH <inproc endpoint> <s_watch_t *>
-//  (signals 0 when connected to the endpoint, -1 when not), $TERM. Each
+//  (signals 0 when connected to the endpoint, 1 when not), $TERM. Each
 //  watched socket's events arrive on a PAIR of its own; libzmq ends them
-//  with MONITOR_STOPPED when the socket closes.
+//  with MONITOR_STOPPED when the socket is unwatched (or closes).
 typedef struct {
     zsock_t *pair;
     s_watch_t *watch;           // the ff_sockmon's
