@@ -91,8 +91,8 @@ ff_daemon_main (const ff_daemon_t *daemon, int argc, char **argv)
     ff_log_init (schema->service, (ff_log_level_t) common->log_level);
     ff_config_log (schema, config);
     if (ff_heap_retain (common->heap_retain_mb) != 0)
-        ff_log_warn ("heap_retain_mb %" PRId64 ": refused by the C library; its defaults apply",
-                     common->heap_retain_mb);
+        ff_log_info ("heap_retain_mb %" PRId64 ": the allocator in use has no such setting "
+                     "(a sanitizer's?); it runs as it is", common->heap_retain_mb);
 
     void *server = daemon->server_new (config, err, sizeof err);
     if (!server) {

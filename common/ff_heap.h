@@ -29,8 +29,9 @@
 #define FF_HEAP_TEXT_(value) #value
 #define FF_HEAP_TEXT(value) FF_HEAP_TEXT_ (value)
 
-//  Returns 0, or -1 when megabytes is out of 0..FF_HEAP_RETAIN_MAX_MB or
-//  the C library refused it.
+//  Returns 0 when applied (or megabytes is 0), 1 when the allocator in use
+//  has no such settings (AddressSanitizer's: nothing changes), -1 when
+//  megabytes is out of 0..FF_HEAP_RETAIN_MAX_MB.
 int
     ff_heap_retain (int64_t megabytes);
 

@@ -138,8 +138,13 @@ FF_TEST (daemons, heap_retain_is_bounded)
     cr_assert_eq (ff_heap_retain (-1), -1);
     cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_MAX_MB + 1), -1);
     cr_assert_eq (ff_heap_retain (0), 0);
-    cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_DEFAULT_MB), 0);
-    cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_MAX_MB), 0);
+    //  Applied by glibc's allocator; ASan's has no such settings (1).
+    int applied = ff_heap_retain (FF_HEAP_RETAIN_DEFAULT_MB);
+    cr_assert (applied == 0 || applied == 1, "%d", applied);
+    cr_assert_eq (ff_heap_retain (FF_HEAP_RETAIN_MAX_MB), applied);
+#if !defined (__SANITIZE_ADDRESS__)
+    cr_assert_eq (applied, 0, "glibc's allocator refused the heap settings");
+#endif
 }
 
 FF_TEST (daemons, endpoint_in_use_exits_one_with_the_reason)
