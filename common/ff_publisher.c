@@ -60,6 +60,7 @@ static const int s_linger_ms = 100;
 
 struct ff_publisher {
     zsock_t *sock;                          // XPUB attached to the ingest endpoint
+    ff_sockmon_t *monitor;                  // watches sock and control (borrowed), may be NULL
     void *handle;                           // its libzmq socket
     char source [FF_SIGNAL_ID_MAX - S_SEQ_DIGITS]; // stamped on every signal; short enough for "<source>:<seq>" ids
     size_t max_msg_size;                    // largest encoding sent
@@ -462,7 +463,8 @@ ff_publisher_new (const ff_publisher_options_t *options,
         goto failed;
     }
     self->handle = zsock_resolve (self->sock);
-    ff_sockmon_watch (options->monitor, self->sock, "publisher");
+    self->monitor = options->monitor;
+    ff_sockmon_watch (self->monitor, self->sock, "publisher");
     zsock_set_sndhwm (self->sock, options->sndhwm);
     zsock_set_rcvhwm (self->sock, options->sndhwm);
     zsock_set_linger (self->sock, options->linger_ms > 0 ? options->linger_ms : s_linger_ms);
@@ -486,7 +488,7 @@ ff_publisher_new (const ff_publisher_options_t *options,
             s_err (err, err_size, "publisher: cannot create the control socket");
             goto failed;
         }
-        ff_sockmon_watch (options->monitor, self->control, "publisher control");
+        ff_sockmon_watch (self->monitor, self->control, "publisher control");
         zsock_set_rcvhwm (self->control, 100);
         zsock_set_linger (self->control, 0);
         //  Control messages are small: a peer sending more is cut off.
@@ -523,6 +525,9 @@ ff_publisher_destroy (ff_publisher_t **self_p)
 {
     if (self_p && *self_p) {
         ff_publisher_t *self = *self_p;
+        //  A watched socket is unwatched before it closes (ff_sockmon).
+        ff_sockmon_unwatch (self->monitor, self->sock);
+        ff_sockmon_unwatch (self->monitor, self->control);
         zsock_destroy (&self->sock);
         zsock_destroy (&self->control);
         free (self->buf);

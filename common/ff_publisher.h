@@ -74,7 +74,7 @@ typedef struct {
     double backpressure_factor; // pace multiplier per active BACKPRESSURE, 0 < f < 1; 0 = 0.5
     int linger_ms;              // time queued signals may take to leave at destroy; 0 = 100 ms
     ff_curve_t *curve;          // CURVE client on tcp:// endpoints (both sockets); NULL = none (borrowed, outlives the publisher)
-    ff_sockmon_t *monitor;      // counts both sockets' connections ("publisher", "publisher control"); NULL = none (borrowed; destroy it, or unwatch both, before the publisher)
+    ff_sockmon_t *monitor;      // counts both sockets' connections ("publisher", "publisher control"); NULL = none (borrowed, outlives the publisher, which unwatches them when destroyed)
 } ff_publisher_options_t;
 
 //  How the publisher paces itself now (ff_publisher_pacing).

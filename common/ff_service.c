@@ -160,9 +160,10 @@ ff_service_destroy (ff_service_t **self_p)
         zlist_destroy (&self->rpcs);
     }
     zloop_destroy (&self->loop);
-    //  Before any socket it watches is closed (ff_sockmon).
-    ff_sockmon_destroy (&self->sockmon);
+    //  The publisher unwatches its own sockets; the monitor then unwatches
+    //  the rest before any is closed (ff_sockmon).
     ff_publisher_destroy (&self->publisher);
+    ff_sockmon_destroy (&self->sockmon);
     if (self->sockets) {
         s_named_socket_t *entry;
         while ((entry = (s_named_socket_t *) zlist_pop (self->sockets))) {

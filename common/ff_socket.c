@@ -31,7 +31,6 @@ ff_socket_new (int type, const char *endpoints, bool default_bind,
     zsock_set_linger (sock, 0);
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory (sock, 1);
-    ff_sockmon_watch (limits->monitor, sock, limits->name);
 
     char *list = strdup (endpoints ? endpoints : "");
     if (!list) {
@@ -39,10 +38,13 @@ ff_socket_new (int type, const char *endpoints, bool default_bind,
         zsock_destroy (&sock);
         return NULL;
     }
+    //  Before the first bind or connect; unwatched again before a close.
+    ff_sockmon_watch (limits->monitor, sock, limits->name);
     char *saveptr = NULL;
     for (char *item = strtok_r (list, ",", &saveptr); item;
          item = strtok_r (NULL, ",", &saveptr)) {
         if (s_attach_one (sock, item, default_bind, limits, err, err_size) != 0) {
+            ff_sockmon_unwatch (limits->monitor, sock);
             zsock_destroy (&sock);
             break;
         }

@@ -300,6 +300,16 @@ ff_sockmon_unwatch (ff_sockmon_t *self, zsock_t *sock)
             s_unwatch (watch);
 }
 
+size_t
+ff_sockmon_watched (ff_sockmon_t *self)
+{
+    size_t watched = 0;
+    for (s_watch_t *watch = self ? (s_watch_t *) zlist_first (self->watches) : NULL; watch;
+         watch = (s_watch_t *) zlist_next (self->watches))
+        watched += watch->handle != NULL;
+    return watched;
+}
+
 uint64_t
 ff_sockmon_count (ff_sockmon_t *self, ff_sockmon_count_t kind)
 {

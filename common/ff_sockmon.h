@@ -68,6 +68,10 @@ int
 void
     ff_sockmon_unwatch (ff_sockmon_t *self, zsock_t *sock);
 
+//  Sockets watched now (watched and not unwatched). For tests and tools.
+size_t
+    ff_sockmon_watched (ff_sockmon_t *self);
+
 typedef enum {
     FF_SOCKMON_CONNECTIONS,
     FF_SOCKMON_DISCONNECTS,

@@ -1,14 +1,17 @@
 /*  ff_sockmon on real loopback sockets: connections and disconnects are
     counted per socket and named in the metrics, a peer over max_msg_size
     is counted as a lost connection, an unwatched socket is no longer
-    counted, and a monitor that goes away before its sockets' peers do
-    leaves the process's I/O thread working (libzmq's monitor send blocks
-    for ever once its reader has gone). */
+    counted, a monitor that goes away before its sockets' peers do leaves
+    the process's I/O thread working (libzmq's monitor send blocks for
+    ever once its reader has gone), and every socket closed by farfan's
+    code (a failed bind, a destroyed publisher) leaves the monitor first. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <string.h>
 
 #include "ff_metrics.h"
+#include "ff_publisher.h"
+#include "ff_socket.h"
 #include "ff_sockmon.h"
 #include "ff_test.h"
 
@@ -120,8 +123,10 @@ FF_TEST (sockmon, an_unwatched_socket_is_no_longer_counted)
     zsock_t *router = s_router (sockmon, "gone", 1 << 20, &endpoint);
     zsock_t *dealer = s_connected_dealer (router, endpoint);
     cr_assert_eq (ff_sockmon_wait (sockmon, FF_SOCKMON_CONNECTIONS, 1, FF_TEST_TIMEOUT_MS), 1);
+    cr_assert_eq (ff_sockmon_watched (sockmon), 1);
     ff_sockmon_unwatch (sockmon, router);
     ff_sockmon_unwatch (sockmon, router);   //  twice: harmless
+    cr_assert_eq (ff_sockmon_watched (sockmon), 0);
     ff_sockmon_unwatch (NULL, router);
     zsock_t *second = s_connected_dealer (router, endpoint);
     zsock_destroy (&dealer);
@@ -169,4 +174,64 @@ FF_TEST_OPTS (sockmon, a_monitor_gone_before_the_peers_leaves_the_io_thread_work
         zsock_destroy (&router);
         zstr_free (&endpoint);
     }
+}
+
+//  A socket whose bind fails is closed by ff_socket_new: it must leave the
+//  monitor first, or the monitor would later stop a monitor on a socket
+//  already freed, or lose its reader while libzmq still reports to it.
+FF_TEST_OPTS (sockmon, a_socket_that_failed_to_bind_leaves_the_monitor_clean, .timeout = 60)
+{
+    zsock_t *holder = zsock_new (ZMQ_ROUTER);
+    zsock_set_linger (holder, 0);
+    zsock_set_rcvtimeo (holder, FF_TEST_TIMEOUT_MS);
+    int port = zsock_bind (holder, "tcp://127.0.0.1:*");
+    cr_assert_gt (port, 0);
+    char taken [64];
+    snprintf (taken, sizeof taken, "tcp://127.0.0.1:%d", port);
+    for (int round = 0; round < 20; round++) {
+        ff_sockmon_t *sockmon = ff_sockmon_new (NULL, false);
+        ff_socket_limits_t limits = { .hwm = 100, .max_msg_size = 1 << 20,
+                                      .monitor = sockmon, .name = "taken" };
+        char err [256] = "";
+        zsock_t *sock = ff_socket_new (ZMQ_ROUTER, taken, true, &limits, err, sizeof err);
+        cr_assert_null (sock);
+        cr_assert (strstr (err, "Address already in use"), "%s", err);
+        cr_assert_eq (ff_sockmon_watched (sockmon), 0, "the closed socket is still watched");
+        //  A good one is watched until unwatched.
+        sock = ff_socket_new (ZMQ_ROUTER, "tcp://127.0.0.1:*", true, &limits, err, sizeof err);
+        cr_assert_not_null (sock, "%s", err);
+        cr_assert_eq (ff_sockmon_watched (sockmon), 1);
+        ff_sockmon_unwatch (sockmon, sock);
+        cr_assert_eq (ff_sockmon_watched (sockmon), 0);
+        zsock_destroy (&sock);
+        ff_sockmon_destroy (&sockmon);
+    }
+    //  The I/O thread still serves a fresh pair of sockets.
+    char *endpoint = zsock_last_endpoint (holder);
+    zsock_t *peer = s_connected_dealer (holder, endpoint);
+    zsock_destroy (&peer);
+    zstr_free (&endpoint);
+    zsock_destroy (&holder);
+}
+
+//  A publisher given the monitor watches both its sockets and leaves the
+//  monitor when destroyed — also when its creation fails half-way.
+FF_TEST (sockmon, a_publisher_leaves_the_monitor_when_destroyed)
+{
+    ff_sockmon_t *sockmon = ff_sockmon_new (NULL, false);
+    ff_publisher_options_t options = {
+        .endpoint = "@tcp://127.0.0.1:*", .source = "sockmon-test", .sndhwm = 100,
+        .max_msg_size = 65536, .control_endpoint = ">tcp://127.0.0.1:9", .monitor = sockmon,
+    };
+    char err [256] = "";
+    ff_publisher_t *publisher = ff_publisher_new (&options, NULL, err, sizeof err);
+    cr_assert_not_null (publisher, "%s", err);
+    cr_assert_eq (ff_sockmon_watched (sockmon), 2);
+    ff_publisher_destroy (&publisher);
+    cr_assert_eq (ff_sockmon_watched (sockmon), 0);
+    //  An endpoint it cannot bind: created, watched, refused, unwatched.
+    options.endpoint = "@tcp://no-such-interface:1";
+    cr_assert_null (ff_publisher_new (&options, NULL, err, sizeof err));
+    cr_assert_eq (ff_sockmon_watched (sockmon), 0, "%s", err);
+    ff_sockmon_destroy (&sockmon);
 }
