@@ -145,8 +145,9 @@ fac_plan_build (fac_contract_set_t *contracts, fac_durations_t *durations,
         size_t size = known - first < batch_size ? known - first : batch_size;
         Farfan__PlannedBatch *batch = (Farfan__PlannedBatch *) zmalloc (sizeof (Farfan__PlannedBatch));
         farfan__planned_batch__init (batch);
-        batch->contract_ids = (char **) calloc (size, sizeof (char *));
-        for (size_t i = 0; batch->contract_ids && !limits->estimates_only && i < size; i++)
+        batch->contract_ids = limits->estimates_only ? NULL
+                            : (char **) calloc (size, sizeof (char *));
+        for (size_t i = 0; batch->contract_ids && i < size; i++)
             batch->contract_ids [batch->n_contract_ids++] = strdup (items [first + i].id);
         batch->estimated_s = s_makespan (items + first, size, slots);
         plan->batches [plan->n_batches++] = batch;

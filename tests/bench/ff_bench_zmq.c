@@ -403,7 +403,6 @@ struct _ff_bench_zmq_feed_t {
     int timeout_ms;                     //  on every subscriber receive
     void *ctx;                          //  this feed's context
     void *sub;                          //  SUB, caller's thread: bound, or connected to the proxy
-    int hops;                           //  1, or 2 through the proxy
     void *proxy_ctx;                    //  the proxy's own context (hops 2)
     s_proxy_t proxy;                    //  its XSUB and XPUB
     pthread_t proxy_thread;
@@ -613,7 +612,6 @@ ff_bench_zmq_feed_new (ff_bench_t *bench, int publishers, size_t size,
     }
     self->bench = bench;
     self->publishers = publishers;
-    self->hops = hops == 2? 2: 1;
     self->size = size == 0? FF_BENCH_ZMQ_SIZE: size < 2? 2: size;
     self->round_max = round_max;
     self->timeout_ms = ff_bench_timeout_ms (bench);
@@ -639,9 +637,16 @@ ff_bench_zmq_feed_new (ff_bench_t *bench, int publishers, size_t size,
                   zmq_strerror (errno));
         goto failed;
     }
-    if (self->hops == 1 ? s_bind_ephemeral (self->sub, endpoint, sizeof endpoint)
-                        : s_feed_start_proxy (self, hwm, endpoint, sizeof endpoint))
+    if (hops == 2) {
+        if (s_feed_start_proxy (self, hwm, endpoint, sizeof endpoint))
+            goto failed;
+    }
+    else
+    if (s_bind_ephemeral (self->sub, endpoint, sizeof endpoint)) {
+        snprintf (self->error, sizeof self->error, "SUB bind: %s",
+                  zmq_strerror (errno));
         goto failed;
+    }
     for (int index = 0; index < publishers; index++)
         if (s_feed_start_publisher (self, index, endpoint, hwm))
             goto failed;
